@@ -1,0 +1,206 @@
+"""One typed, frozen configuration, loaded from ``config.toml`` plus environment overrides.
+
+Every setting is declared once here, with its default and help text. The environment
+carries only secrets and deployment overrides (see ``ENV_OVERRIDES``). A bad value fails
+with a one-line :class:`~scanner.errors.ConfigError` that names the key.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+
+from .errors import ConfigError
+
+NCBI_EUTILS_URL = "https://eutils.ncbi.nlm.nih.gov/entrez/eutils/"
+#: NCBI's published limits: requests per second without and with an API key.
+NCBI_RATE_NO_KEY = 3.0
+NCBI_RATE_WITH_KEY = 10.0
+
+#: Environment variable -> dotted config key it overrides.
+ENV_OVERRIDES: dict[str, str] = {
+    "SCANNER_DATABASE_URL": "database.url",
+    "SCANNER_EUTILS_URL": "eutils.base_url",
+    "NCBI_API_KEY": "eutils.api_key",
+    "NCBI_EMAIL": "eutils.email",
+    "SCANNER_SCAN_START": "scan.start",
+}
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class DatabaseSettings(_Section):
+    url: str = Field(
+        "sqlite:///var/scanner.sqlite",
+        description="SQLAlchemy URL. A relative SQLite path is relative to the config file.",
+    )
+    busy_timeout_ms: int = Field(30_000, ge=0, description="SQLite busy timeout.")
+
+
+class EutilsSettings(_Section):
+    base_url: str = Field(NCBI_EUTILS_URL, description="E-utilities base URL.")
+    tool: str = Field("mecfs-scanner", description="NCBI `tool` parameter (no spaces).")
+    email: str = Field("", description="NCBI `email` parameter; NCBI_EMAIL overrides.")
+    api_key: SecretStr | None = Field(None, description="From NCBI_API_KEY only; never logged.")
+    requests_per_second: float | None = Field(
+        None, ge=0,
+        description="Rate limit. Unset: 3/s without an API key, 10/s with one. "
+        "0 lifts the limit (local servers only).",
+    )
+    connect_timeout: float = Field(10.0, gt=0, description="Seconds to connect.")
+    read_timeout: float = Field(60.0, gt=0, description="Seconds to wait for response data.")
+    max_attempts: int = Field(6, ge=1, le=20, description="Tries per request before failing.")
+    backoff_base: float = Field(1.0, ge=0, description="First backoff step in seconds.")
+    backoff_max: float = Field(60.0, ge=0, description="Longest wait between tries.")
+    batch_size: int = Field(200, ge=1, le=10_000, description="Records per efetch call.")
+
+    @field_validator("tool")
+    @classmethod
+    def _tool_has_no_spaces(cls, value: str) -> str:
+        if not value or any(c.isspace() for c in value):
+            raise ValueError("must be a non-empty name without spaces")
+        return value
+
+    @field_validator("base_url")
+    @classmethod
+    def _url_is_http(cls, value: str) -> str:
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise ValueError(f"not an http(s) URL: {value!r}")
+        return value if value.endswith("/") else value + "/"
+
+    @property
+    def is_ncbi(self) -> bool:
+        host = urlsplit(self.base_url).hostname or ""
+        return host == "ncbi.nlm.nih.gov" or host.endswith(".ncbi.nlm.nih.gov")
+
+    @property
+    def effective_rate(self) -> float:
+        """Requests per second actually allowed (0 means unlimited)."""
+        allowed = NCBI_RATE_WITH_KEY if self.api_key else NCBI_RATE_NO_KEY
+        if self.requests_per_second is None:
+            return allowed
+        return self.requests_per_second
+
+
+class ScanSettings(_Section):
+    start: dt.date | None = Field(
+        None, description="First create-date day for a store with no watermark "
+        "(SCANNER_SCAN_START overrides); unset: today minus lookback_days.",
+    )
+    lookback_days: int = Field(30, ge=1, description="Days scanned when there is no watermark.")
+    overlap_days: int = Field(7, ge=0, description="Days before the watermark re-queried.")
+    window_days: int = Field(
+        31, ge=1, description="Create-date days per esearch window (split when over 9,999)."
+    )
+    lock_ttl_seconds: int = Field(600, ge=10, description="Scan lock lease, renewed per batch.")
+    missing_max_attempts: int = Field(
+        5, ge=1, description="Scans that retry a record asked for but not returned."
+    )
+
+
+class ScheduleSettings(_Section):
+    scan_cron: str = Field("0 6 * * *", description="UTC cron for the scan (daemon).")
+    sweep_cron: str = Field("0 8 * * 0", description="UTC cron for the revision sweep.")
+
+
+class PolicySettings(_Section):
+    dir: str = Field("policies", description="Policy directory, relative to the config file.")
+    active: str = Field("v0.1", description="Version of the active policy.")
+
+
+class Settings(_Section):
+    database: DatabaseSettings = DatabaseSettings()
+    eutils: EutilsSettings = EutilsSettings()
+    scan: ScanSettings = ScanSettings()
+    schedule: ScheduleSettings = ScheduleSettings()
+    policy: PolicySettings = PolicySettings()
+    #: Directory of the config file; relative paths in settings resolve against it.
+    root: Path = Field(Path("."), exclude=True)
+
+    @property
+    def policy_dir(self) -> Path:
+        return (self.root / self.policy.dir).resolve()
+
+    @property
+    def database_url(self) -> str:
+        """The database URL with a relative SQLite path made absolute against ``root``."""
+        url = self.database.url
+        prefix = "sqlite:///"
+        if url.startswith(prefix) and not url.startswith(prefix + "/"):
+            path = url[len(prefix):]
+            if path and path != ":memory:" and not path.startswith("file:"):
+                return prefix + str((self.root / path).resolve())
+        return url
+
+
+def _set_dotted(data: dict[str, Any], dotted: str, value: Any) -> None:
+    section, key = dotted.split(".", 1)
+    existing = data.get(section)
+    if existing is None:
+        existing = {}
+    if not isinstance(existing, dict):
+        raise ConfigError(f"config key {section!r} must be a table", key=section)
+    data[section] = {**existing, key: value}
+
+
+def _describe(error: ValidationError, env_keys: Mapping[str, str]) -> ConfigError:
+    first = error.errors()[0]
+    key = ".".join(str(p) for p in first["loc"])
+    where = f" (from {env_keys[key]})" if key in env_keys else ""
+    message = first["msg"]
+    if first["type"] == "extra_forbidden":
+        message = "unknown setting"
+    return ConfigError(f"invalid config: {key}{where}: {message}", key=key)
+
+
+def load_settings(path: str | Path | None = None,
+                  environ: Mapping[str, str] | None = None) -> Settings:
+    """Load ``config.toml`` (or ``path``) and apply environment overrides.
+
+    A missing default ``config.toml`` gives the built-in defaults; a missing explicit path
+    is an error.
+    """
+    environ = os.environ if environ is None else environ
+    explicit = path is not None
+    cfg_path = Path(path) if path is not None else Path("config.toml")
+    data: dict[str, Any] = {}
+    if cfg_path.exists():
+        try:
+            with cfg_path.open("rb") as fh:
+                data = tomllib.load(fh)
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"invalid config: {cfg_path}: {exc}") from exc
+    elif explicit:
+        raise ConfigError(f"config file not found: {cfg_path}")
+    env_keys: dict[str, str] = {}
+    for var, dotted in ENV_OVERRIDES.items():
+        value = environ.get(var)
+        if value:
+            _set_dotted(data, dotted, value)
+            env_keys[dotted] = var
+    data["root"] = cfg_path.resolve().parent
+    try:
+        settings = Settings.model_validate(data)
+    except ValidationError as exc:
+        raise _describe(exc, env_keys) from None
+    eutils = settings.eutils
+    if eutils.is_ncbi:
+        allowed = NCBI_RATE_WITH_KEY if eutils.api_key else NCBI_RATE_NO_KEY
+        rate = eutils.effective_rate
+        if rate == 0 or rate > allowed:
+            raise ConfigError(
+                f"invalid config: eutils.requests_per_second: {rate:g} exceeds NCBI's limit "
+                f"of {allowed:g}/s {'with' if eutils.api_key else 'without'} an API key",
+                key="eutils.requests_per_second",
+            )
+    return settings

@@ -1,0 +1,69 @@
+"""``scanner demo``: the pipeline offline, on the embedded default.
+
+Starts the local E-utilities replay server over the records the project ships in
+``data/demo/`` (written by the project, PMIDs 99000001+, not real papers), scans them into
+a fresh SQLite database through the same client, rate limiter and store as a real scan,
+and reports what it stored.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from pathlib import Path
+
+from sqlalchemy import select
+
+from .config import Settings
+from .errors import ScannerError
+from .policy import load_policy
+from .pubmed.eutils import EutilsClient
+from .replay import Corpus, ReplayServer
+from .scan import Scanner
+from .status import status
+from .store.db import open_database
+from .store.models import Record
+
+DEMO_DATA = Path(__file__).resolve().parents[1] / "data" / "demo"
+DEMO_FILE = DEMO_DATA / "pubmed_demo.xml"
+
+
+def _fresh_sqlite(url: str) -> None:
+    prefix = "sqlite:///"
+    if url.startswith(prefix):
+        path = Path(url[len(prefix):])
+        for suffix in ("", "-wal", "-shm"):
+            Path(str(path) + suffix).unlink(missing_ok=True)
+
+
+def run_demo(settings: Settings, *, database_url: str | None, keep: bool,
+             echo: Callable[[str], None]) -> None:
+    if not DEMO_FILE.is_file():
+        raise ScannerError(f"demo records not found at {DEMO_FILE}; run from a checkout")
+    url = database_url or f"sqlite:///{(settings.root / 'var' / 'demo.sqlite').resolve()}"
+    if not keep:
+        _fresh_sqlite(url)
+    corpus = Corpus.from_files([DEMO_FILE])
+    dates = sorted(rec.create_date for pmid in corpus.pmids()
+                   if (rec := corpus.record(pmid)) is not None and rec.create_date)
+    with ReplayServer(corpus) as server:
+        echo(f"replay server: {server.base_url} ({len(corpus)} recorded records)")
+        eutils = settings.eutils.model_copy(update={"base_url": server.base_url})
+        demo_settings = settings.model_copy(update={"eutils": eutils})
+        db = open_database(url)
+        policy = load_policy(settings.policy_dir, settings.policy.active)
+        today = dates[-1] + dt.timedelta(days=1)
+        with EutilsClient(eutils) as client:
+            report = Scanner(demo_settings, db, policy, client,
+                             today=lambda: today).run(since=dates[0])
+        echo(report.summary())
+    with db.read() as conn:
+        rows = conn.execute(select(Record.pmid, Record.create_date, Record.is_retracted,
+                                   Record.title).order_by(Record.create_date, Record.pmid)).all()
+    echo(f"\nstored in {db.display_url}:")
+    for pmid, created, retracted, title in rows:
+        flag = " [RETRACTED]" if retracted else ""
+        echo(f"  {pmid}  {created}  {title[:80]}{flag}")
+    info = status(db, policy)
+    echo(f"\n{info['records']['total']} records, watermark {info['watermark']}, "
+         f"policy {info['active_policy']} ({policy.sha256[:12]})")

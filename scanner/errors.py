@@ -1,0 +1,78 @@
+"""One base error for the project; subclasses carry what a user needs to act.
+
+Every error the scanner raises on purpose derives from :class:`ScannerError`. The CLI
+prints ``str(error)`` as one line on stderr and exits with ``error.exit_code``.
+"""
+
+from __future__ import annotations
+
+
+class ScannerError(Exception):
+    """Base class of every deliberate scanner error."""
+
+    exit_code = 1
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class ConfigError(ScannerError):
+    """The configuration file or an environment override is invalid."""
+
+    exit_code = 2
+
+    def __init__(self, message: str, key: str | None = None) -> None:
+        super().__init__(message)
+        self.key = key
+
+
+class PolicyError(ScannerError):
+    """A policy file is missing, malformed, or changed after it was used."""
+
+    exit_code = 2
+
+
+class StoreError(ScannerError):
+    """The database cannot be used (unreachable, wrong schema version, ...)."""
+
+    exit_code = 3
+
+
+class SchemaVersionError(StoreError):
+    """The database's schema version is unknown to this scanner version."""
+
+
+class EutilsError(ScannerError):
+    """E-utilities could not give a usable answer after every retry."""
+
+    exit_code = 4
+
+    def __init__(self, message: str, *, endpoint: str | None = None,
+                 attempts: int | None = None) -> None:
+        super().__init__(message)
+        self.endpoint = endpoint
+        self.attempts = attempts
+
+
+class QueryError(EutilsError):
+    """PubMed reported the query as wrong or partly not found; never ingest it broadened."""
+
+
+class WindowTooLargeError(EutilsError):
+    """One create-date day holds more records than esearch can page through."""
+
+
+class ParseError(ScannerError):
+    """PubMed XML that cannot be parsed (malformed, truncated, not PubMed XML)."""
+
+    exit_code = 5
+
+
+class ScanInProgressError(ScannerError):
+    """Another scan holds the scan lock on this database."""
+
+    exit_code = 6

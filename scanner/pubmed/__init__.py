@@ -1,0 +1,1 @@
+"""PubMed access: E-utilities client pieces and the PubMed XML parser."""

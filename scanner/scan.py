@@ -1,0 +1,371 @@
+"""A scan: poll PubMed for the policy query, window by window, and store what comes back.
+
+The order of work, and why it cannot lose or duplicate anything:
+
+1. Take the ``scan`` lease (one scan at a time per database); a holder on this host
+   whose process is gone is taken over and its ledger row closed as ``crashed``.
+2. Work out the create-date range: from the watermark minus the overlap (or the start
+   setting for an empty store) up to today in PubMed's time zone.
+3. Retry the backlog: records that an earlier esearch listed but efetch did not return.
+4. For each window (oldest first), esearch with the History server; a window over the
+   9,999 cap is halved until it fits. The IDs are reconciled against ``Count``.
+5. efetch in batches; records asked for but not returned are asked for again by ID, and
+   what is still missing goes to the backlog. Each batch is stored in one transaction;
+   the last batch of a window moves the watermark in the same transaction.
+
+A crash between transactions leaves whole batches and a watermark that covers only
+complete windows; the next scan re-queries from the watermark and storing the same
+content again is a no-op, so the result is the same as one uninterrupted scan.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import sys
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+
+from sqlalchemy import Connection, delete, insert, select, update
+from tqdm import tqdm
+
+from .config import Settings
+from .errors import EutilsError, ScanInProgressError, WindowTooLargeError
+from .logs import kv
+from .policy import Policy
+from .pubmed.eutils import ESEARCH_CAP, EutilsClient, FetchResult, SearchResult, WebEnvExpired
+from .pubmed.windows import Window, plan_windows, pubmed_today
+from .store import leases, runs
+from .store.db import Database
+from .store.models import FetchBacklog, Record
+from .store.records import UpsertResult, mark_deleted, upsert_records
+
+log = logging.getLogger(__name__)
+
+SCAN_LEASE = "scan"
+
+
+@dataclass
+class ScanCounts:
+    windows: int = 0
+    found: int = 0
+    fetched: int = 0
+    new: int = 0
+    changed: int = 0
+    unchanged: int = 0
+    restored: int = 0
+    deleted: int = 0
+    missing: int = 0
+    backlog_recovered: int = 0
+    backlog_gone: int = 0
+
+    def absorb(self, stored: UpsertResult) -> None:
+        self.new += len(stored.new)
+        self.changed += len(stored.changed)
+        self.unchanged += len(stored.unchanged)
+        self.restored += len(stored.restored)
+
+
+@dataclass
+class ScanReport:
+    run_id: int | None
+    start: dt.date | None
+    end: dt.date | None
+    watermark: dt.date | None
+    outcome: str
+    counts: ScanCounts = field(default_factory=ScanCounts)
+    new_pmids: list[str] = field(default_factory=list)
+    changed_pmids: list[str] = field(default_factory=list)
+
+    def summary(self) -> str:
+        c = self.counts
+        span = f"{self.start}..{self.end}" if self.start else "nothing to scan"
+        return (f"scan {self.outcome}: {span}: {c.found} found, {c.new} new, "
+                f"{c.changed} changed, {c.unchanged} unchanged, {c.deleted} deleted, "
+                f"{c.missing} missing; watermark {self.watermark or 'none'}")
+
+
+class Scanner:
+    """Runs scans of one policy's query into one database."""
+
+    def __init__(self, settings: Settings, db: Database, policy: Policy, client: EutilsClient,
+                 *, today: Callable[[], dt.date] = pubmed_today,
+                 progress: bool | None = None) -> None:
+        self.settings = settings
+        self.db = db
+        self.policy = policy
+        self.client = client
+        self.today = today
+        self.progress = sys.stderr.isatty() if progress is None else progress
+        self.owner = leases.make_owner()
+        self._ttl = dt.timedelta(seconds=settings.scan.lock_ttl_seconds)
+
+    # -- the range to scan -----------------------------------------------------------
+    def plan(self, since: dt.date | None, until: dt.date | None,
+             watermark: dt.date | None) -> tuple[dt.date, dt.date]:
+        scan = self.settings.scan
+        today = self.today()
+        if since is not None:
+            start = since
+        elif watermark is not None:
+            start = watermark + dt.timedelta(days=1 - scan.overlap_days)
+        elif scan.start is not None:
+            start = scan.start
+        else:
+            start = today - dt.timedelta(days=scan.lookback_days)
+        end = min(until or today, today)
+        return start, end
+
+    # -- the scan --------------------------------------------------------------------
+    def run(self, since: dt.date | None = None, until: dt.date | None = None) -> ScanReport:
+        taken, previous = leases.acquire(self.db, SCAN_LEASE, self.owner, self._ttl)
+        if not taken:
+            held = leases.holder(self.db, SCAN_LEASE)
+            who = f" by {held.owner} (until {held.expires_at:%Y-%m-%d %H:%M:%S}Z)" if held else ""
+            raise ScanInProgressError(f"another scan is running on this database{who}")
+        try:
+            if previous is not None:
+                with self.db.write() as conn:
+                    closed = runs.mark_crashed(conn, previous)
+                log.warning(kv("scan_lock_taken_over", previous=previous, runs_closed=closed))
+            return self._run_locked(since, until)
+        finally:
+            leases.release(self.db, SCAN_LEASE, self.owner)
+
+    def _run_locked(self, since: dt.date | None, until: dt.date | None) -> ScanReport:
+        query_sha = self.policy.query_sha256
+        with self.db.read() as conn:
+            watermark = runs.get_watermark(conn, query_sha)
+        start, end = self.plan(since, until, watermark)
+        with self.db.write() as conn:
+            run_id = runs.start_run(conn, policy=self.policy, owner=self.owner,
+                                    window_start=start, window_end=end)
+        report = ScanReport(run_id, start, end, watermark, "running")
+        log.info(kv("scan_start", run=run_id, start=start, end=end, watermark=watermark,
+                    policy=self.policy.version))
+        bar = tqdm(total=0, unit="rec", desc="scan", disable=not self.progress, leave=False)
+        try:
+            self._retry_backlog(report)
+            if start <= end:
+                self._scan_range(report, start, end, bar)
+        except BaseException as exc:
+            outcome = "interrupted" if isinstance(exc, KeyboardInterrupt) else "failed"
+            report.outcome = outcome
+            with self.db.write() as conn:
+                runs.finish_run(conn, run_id, outcome=outcome, counts=asdict(report.counts),
+                                error=str(exc) or type(exc).__name__)
+            log.error(kv("scan_" + outcome, run=run_id, error=str(exc) or type(exc).__name__))
+            raise
+        finally:
+            bar.close()
+        report.outcome = "succeeded"
+        with self.db.write() as conn:
+            runs.finish_run(conn, run_id, outcome="succeeded", counts=asdict(report.counts))
+        log.info(kv("scan_done", run=run_id, **asdict(report.counts),
+                    watermark=report.watermark))
+        return report
+
+    def _scan_range(self, report: ScanReport, start: dt.date, end: dt.date, bar: tqdm) -> None:
+        # Windows may join the watermark only if the scan starts at or before the day
+        # after it; otherwise moving it would claim days that were never scanned.
+        joins = report.watermark is None or start <= report.watermark + dt.timedelta(days=1)
+        if not joins:
+            log.warning(kv("watermark_not_moved", reason="window starts after the watermark",
+                           start=start, watermark=report.watermark))
+        complete_through = self.today() - dt.timedelta(days=1)
+        cross_checked = False
+        stack = list(reversed(list(plan_windows(start, end, self.settings.scan.window_days))))
+        while stack:
+            window = stack.pop()
+            result = self._search(window)
+            if result.count > ESEARCH_CAP:
+                if window.days == 1:
+                    raise WindowTooLargeError(
+                        f"create date {window.start} alone holds {result.count} records, more "
+                        f"than esearch can page through ({ESEARCH_CAP}); narrow the query",
+                        endpoint="esearch")
+                first, second = window.split()
+                log.info(kv("window_split", window=window, count=result.count,
+                            into=f"{first} + {second}"))
+                stack += [second, first]
+                continue
+            if result.count == 0 and not cross_checked:
+                self._cross_check_empty(window)
+                cross_checked = True
+            report.counts.windows += 1
+            report.counts.found += result.count
+            bar.total = (bar.total or 0) + result.count
+            bar.refresh()
+            through = min(window.end, complete_through) if joins else None
+            self._fetch_window(report, window, result, through, bar)
+
+    def _search(self, window: Window) -> SearchResult:
+        term = self.policy.search.query
+        result = self.client.esearch(term, mindate=window.mindate, maxdate=window.maxdate,
+                                     datetype=self.policy.search.datetype)
+        if result.count <= ESEARCH_CAP and len(set(result.ids)) != result.count:
+            log.warning(kv("esearch_count_mismatch", window=window, count=result.count,
+                           ids=len(set(result.ids)), action="searching again"))
+            result = self.client.esearch(term, mindate=window.mindate, maxdate=window.maxdate)
+            if len(set(result.ids)) != result.count:
+                raise EutilsError(
+                    f"esearch for {window} returned {len(set(result.ids))} distinct IDs but "
+                    f"Count {result.count}, twice; refusing to treat the window as complete",
+                    endpoint="esearch")
+        log.info(kv("window", window=window, count=result.count))
+        return result
+
+    def _cross_check_empty(self, window: Window) -> None:
+        """Count 0 is a valid answer, but so would an outage look: check the query at all."""
+        overall = self.client.esearch(self.policy.search.query, retmax=0, usehistory=False)
+        if overall.count == 0:
+            raise EutilsError(
+                f"PubMed found nothing for {window} and nothing for the query at any date: "
+                "an outage or a broken query; not moving the watermark", endpoint="esearch")
+
+    def _vanished(self, window: Window, result: SearchResult) -> FetchResult:
+        """Stored records of this window that esearch no longer lists, looked up by ID.
+
+        PubMed drops deleted records from search results, and efetch returns nothing for
+        them. A record missing from both is marked deleted; one that efetch still returns
+        has changed so that it no longer matches the query, and is stored as it now is.
+        """
+        with self.db.read() as conn:
+            known = set(conn.execute(select(Record.pmid).where(
+                Record.create_date >= window.start, Record.create_date <= window.end,
+                Record.deleted_at.is_(None))).scalars())
+        gone = sorted(known.difference(result.ids))
+        if not gone:
+            return FetchResult()
+        fetched = self.client.efetch_ids(gone)
+        returned = {r.pmid for r in fetched.records}
+        if returned:
+            log.warning(kv("no_longer_matches_query", window=window,
+                           pmids=",".join(sorted(returned)[:20])))
+        absent = [p for p in gone if p not in returned and p not in fetched.deleted]
+        if absent:
+            log.warning(kv("deleted_upstream", window=window, pmids=",".join(absent[:20])))
+        fetched.deleted += absent
+        return fetched
+
+    def _fetch_window(self, report: ScanReport, window: Window, result: SearchResult,
+                      through: dt.date | None, bar: tqdm) -> None:
+        vanished = self._vanished(window, result)
+        batch = self.settings.eutils.batch_size
+        by_history = bool(result.webenv and result.query_key)
+        starts = list(range(0, len(result.ids), batch)) or [0]
+        for n, retstart in enumerate(starts):
+            expected = list(result.ids[retstart:retstart + batch])
+            fetched = FetchResult()
+            if expected:
+                if by_history:
+                    try:
+                        fetched = self.client.efetch_history(
+                            result.webenv or "", result.query_key or "", retstart, batch)
+                    except WebEnvExpired as exc:
+                        log.warning(kv("webenv_expired", window=window, error=str(exc),
+                                       action="fetching the rest by ID"))
+                        by_history = False
+                if not by_history:
+                    fetched = self.client.efetch_ids(expected)
+                fetched, missing = self._recover_missing(expected, fetched)
+            else:
+                missing = []
+            last = n == len(starts) - 1
+            if last:
+                fetched.records += vanished.records
+                fetched.deleted += vanished.deleted
+            self._store_batch(report, fetched, missing, through if last else None)
+            bar.update(len(fetched.records))
+            leases.renew(self.db, SCAN_LEASE, self.owner, self._ttl)
+
+    def _recover_missing(self, expected: list[str],
+                         fetched: FetchResult) -> tuple[FetchResult, list[str]]:
+        got = {r.pmid for r in fetched.records}
+        extra = got.difference(expected)
+        if extra:
+            log.warning(kv("efetch_unexpected", pmids=",".join(sorted(extra))))
+        missing = [p for p in expected if p not in got and p not in fetched.deleted]
+        if missing:
+            log.warning(kv("efetch_missing", count=len(missing), pmids=",".join(missing[:20]),
+                           action="asking again by ID"))
+            again = self.client.efetch_ids(missing)
+            fetched.records += again.records
+            fetched.deleted += again.deleted
+            got |= {r.pmid for r in again.records}
+            missing = [p for p in missing if p not in got and p not in again.deleted]
+            if missing:
+                log.warning(kv("efetch_still_missing", count=len(missing),
+                               pmids=",".join(missing[:20]), action="kept in the backlog"))
+        return fetched, missing
+
+    def _store_batch(self, report: ScanReport, fetched: FetchResult, missing: list[str],
+                     through: dt.date | None) -> None:
+        now = runs.utcnow()
+        assert report.run_id is not None
+        with self.db.write() as conn:
+            stored = upsert_records(conn, fetched.records, scan_run_id=report.run_id, now=now)
+            deleted = mark_deleted(conn, fetched.deleted, now=now)
+            self._backlog_resolve(conn, [r.pmid for r in fetched.records] + fetched.deleted)
+            self._backlog_add(conn, missing, report.run_id, now)
+            report.counts.fetched += len(fetched.records)
+            report.counts.absorb(stored)
+            report.counts.deleted += len(deleted)
+            report.counts.missing += len(missing)
+            report.new_pmids += stored.new
+            report.changed_pmids += stored.changed
+            if through is not None:
+                report.watermark = runs.advance_watermark(
+                    conn, self.policy.query_sha256, through, report.run_id)
+            runs.update_run(conn, report.run_id, counts=asdict(report.counts))
+
+    # -- the backlog of records asked for but not returned ---------------------------
+    def _backlog_add(self, conn: Connection, pmids: list[str], run_id: int,
+                     now: dt.datetime) -> None:
+        for pmid in pmids:
+            exists = conn.execute(
+                select(FetchBacklog.pmid).where(FetchBacklog.pmid == pmid)).first()
+            if exists is None:
+                conn.execute(insert(FetchBacklog).values(
+                    pmid=pmid, state="pending", attempts=1, first_missing_at=now,
+                    last_attempt_at=now, scan_run_id=run_id))
+
+    def _backlog_resolve(self, conn: Connection, pmids: list[str]) -> None:
+        if pmids:
+            for i in range(0, len(pmids), 500):
+                conn.execute(delete(FetchBacklog).where(
+                    FetchBacklog.pmid.in_(pmids[i:i + 500])))
+
+    def _retry_backlog(self, report: ScanReport) -> None:
+        with self.db.read() as conn:
+            pending = list(conn.execute(select(FetchBacklog.pmid).where(
+                FetchBacklog.state == "pending").order_by(FetchBacklog.pmid)).scalars())
+        if not pending:
+            return
+        log.info(kv("backlog_retry", count=len(pending)))
+        batch = self.settings.eutils.batch_size
+        limit = self.settings.scan.missing_max_attempts
+        for i in range(0, len(pending), batch):
+            chunk = pending[i:i + batch]
+            fetched = self.client.efetch_ids(chunk)
+            got = {r.pmid for r in fetched.records} | set(fetched.deleted)
+            now = runs.utcnow()
+            with self.db.write() as conn:
+                stored = upsert_records(conn, fetched.records, scan_run_id=report.run_id,
+                                        now=now)
+                report.counts.absorb(stored)
+                report.counts.deleted += len(mark_deleted(conn, fetched.deleted, now=now))
+                report.new_pmids += stored.new
+                report.changed_pmids += stored.changed
+                self._backlog_resolve(conn, sorted(got))
+                report.counts.backlog_recovered += len(got)
+                still = [p for p in chunk if p not in got]
+                if still:
+                    conn.execute(update(FetchBacklog).where(FetchBacklog.pmid.in_(still))
+                                 .values(attempts=FetchBacklog.attempts + 1,
+                                         last_attempt_at=now))
+                    gone = conn.execute(update(FetchBacklog).where(
+                        FetchBacklog.pmid.in_(still), FetchBacklog.attempts >= limit)
+                        .values(state="gone"))
+                    report.counts.backlog_gone += int(gone.rowcount or 0)
+

@@ -1,0 +1,165 @@
+"""Engine creation, the SQLite write discipline, and the schema-version check.
+
+SQLite (the embedded default) runs in WAL mode with a busy timeout. Python's sqlite3
+driver would start transactions lazily and as DEFERRED; a deferred transaction that reads
+and then writes can fail at once with ``SQLITE_BUSY_SNAPSHOT`` whatever the timeout, so
+the driver's own transaction handling is switched off and every transaction is begun
+here: ``BEGIN`` for reads and ``BEGIN IMMEDIATE`` for writes (:meth:`Database.write`).
+PostgreSQL needs none of this and gets plain transactions.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config as AlembicConfig
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Connection, Engine, create_engine, event, inspect
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, OperationalError, SQLAlchemyError
+
+from ..errors import SchemaVersionError, StoreError
+from ..logs import kv
+
+log = logging.getLogger(__name__)
+
+
+def _alembic_config(connection: Connection | None = None) -> AlembicConfig:
+    cfg = AlembicConfig()
+    location = resources.files("scanner.store") / "migrations"
+    cfg.set_main_option("script_location", str(location))
+    if connection is not None:
+        cfg.attributes["connection"] = connection
+    return cfg
+
+
+def head_revision() -> str:
+    head = ScriptDirectory.from_config(_alembic_config()).get_current_head()
+    assert head is not None
+    return head
+
+
+def _sqlite_setup(engine: Engine, busy_timeout_ms: int) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None  # we issue BEGIN ourselves
+        cursor = dbapi_connection.cursor()
+        cursor.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
+        cursor.execute("PRAGMA journal_mode = WAL")
+        cursor.execute("PRAGMA synchronous = NORMAL")
+        cursor.execute("PRAGMA foreign_keys = ON")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        mode = conn.get_execution_options().get("sqlite_begin", "DEFERRED")
+        conn.exec_driver_sql(f"BEGIN {mode}")
+
+
+class Database:
+    """One database: an engine plus the transaction helpers the stores use."""
+
+    def __init__(self, url: str, *, busy_timeout_ms: int = 30_000) -> None:
+        try:
+            parsed = make_url(url)
+        except ArgumentError as exc:
+            raise StoreError(f"invalid database URL: {exc}") from None
+        self.url = parsed
+        self.is_sqlite = parsed.get_backend_name() == "sqlite"
+        if self.is_sqlite and parsed.database and parsed.database != ":memory:":
+            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        kwargs: dict[str, Any] = {}
+        if not self.is_sqlite:
+            kwargs["pool_pre_ping"] = True
+        try:
+            self.engine = create_engine(parsed, **kwargs)
+        except (ArgumentError, ImportError) as exc:
+            raise StoreError(f"cannot use database {parsed.render_as_string()}: {exc}") from None
+        if self.is_sqlite:
+            _sqlite_setup(self.engine, busy_timeout_ms)
+
+    @property
+    def display_url(self) -> str:
+        return self.url.render_as_string(hide_password=True)
+
+    @contextmanager
+    def read(self) -> Iterator[Connection]:
+        """A read transaction."""
+        with self.engine.connect() as conn, conn.begin():
+            yield conn
+
+    @contextmanager
+    def write(self) -> Iterator[Connection]:
+        """A write transaction: ``BEGIN IMMEDIATE`` on SQLite, committed on success."""
+        with self.engine.connect() as conn:
+            if self.is_sqlite:
+                conn = conn.execution_options(sqlite_begin="IMMEDIATE")
+            with conn.begin():
+                yield conn
+
+    def current_revision(self) -> str | None:
+        with self.engine.connect() as conn:
+            return MigrationContext.configure(conn).get_current_revision()
+
+    def ensure_schema(self, *, migrate: bool = True) -> str:
+        """Check the schema version; create or upgrade it when allowed.
+
+        An empty database is created at head. A known older revision is upgraded one
+        migration at a time (``migrate=True``) or refused. A revision this code does not
+        know (a newer scanner wrote it) is always refused.
+        """
+        script = ScriptDirectory.from_config(_alembic_config())
+        head = script.get_current_head()
+        try:
+            current = self.current_revision()
+            if current == head:
+                return head or ""
+            if current is None:
+                with self.engine.connect() as conn:
+                    tables = set(inspect(conn).get_table_names())
+                if tables & {"records", "scan_runs"}:
+                    raise SchemaVersionError(
+                        f"database {self.display_url} has scanner tables but no schema "
+                        "version stamp; refusing to touch it"
+                    )
+            else:
+                known = {rev.revision for rev in script.walk_revisions()}
+                if current not in known:
+                    raise SchemaVersionError(
+                        f"database schema version {current} is unknown to this scanner "
+                        f"(newest known: {head}); upgrade the scanner"
+                    )
+                if not migrate:
+                    raise SchemaVersionError(
+                        f"database schema version {current} is older than {head}; "
+                        "run `scanner db upgrade`"
+                    )
+            log.info(kv("schema_upgrade", database=self.display_url, current=current,
+                        target=head))
+            with self.engine.begin() as conn:
+                command.upgrade(_alembic_config(conn), "head")
+            return head or ""
+        except OperationalError as exc:
+            raise StoreError(
+                f"cannot open database {self.display_url}: {exc.orig}") from None
+        except SQLAlchemyError as exc:
+            if isinstance(exc, SchemaVersionError):
+                raise
+            raise StoreError(f"database {self.display_url}: {exc}") from None
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+
+def open_database(url: str, *, busy_timeout_ms: int = 30_000, migrate: bool = True) -> Database:
+    """Open a database and make sure its schema is the one this code expects."""
+    db = Database(url, busy_timeout_ms=busy_timeout_ms)
+    db.ensure_schema(migrate=migrate)
+    return db

@@ -1,0 +1,135 @@
+"""Typed SQLAlchemy 2.0 tables. The migrations in ``migrations/versions`` create them."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any, ClassVar
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Date,
+    DateTime,
+    ForeignKey,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+JSONType = JSON().with_variant(JSONB(), "postgresql")
+
+
+class Base(DeclarativeBase):
+    type_annotation_map: ClassVar = {dict[str, Any]: JSONType, list[Any]: JSONType}
+
+
+class Record(Base):
+    """The current state of one PubMed record; earlier states live in ``record_versions``."""
+
+    __tablename__ = "records"
+
+    pmid: Mapped[str] = mapped_column(String(12), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(8))
+    version: Mapped[int] = mapped_column(Integer)
+    content_hash: Mapped[str] = mapped_column(String(64))
+    title: Mapped[str] = mapped_column(Text)
+    abstract: Mapped[str] = mapped_column(Text)
+    abstract_sections: Mapped[list[Any]]
+    authors: Mapped[list[Any]]
+    journal: Mapped[str | None] = mapped_column(Text)
+    journal_iso: Mapped[str | None] = mapped_column(Text)
+    pub_year: Mapped[int | None] = mapped_column(Integer, index=True)
+    pub_date: Mapped[str | None] = mapped_column(String(40))
+    create_date: Mapped[dt.date | None] = mapped_column(Date, index=True)
+    entry_date: Mapped[dt.date | None] = mapped_column(Date)
+    doi: Mapped[str | None] = mapped_column(Text, index=True)
+    pmcid: Mapped[str | None] = mapped_column(String(20))
+    mesh: Mapped[list[Any]]
+    publication_types: Mapped[list[Any]]
+    keywords: Mapped[list[Any]]
+    comments_corrections: Mapped[list[Any]]
+    databanks: Mapped[list[Any]]
+    status: Mapped[str | None] = mapped_column(String(40))
+    language: Mapped[str | None] = mapped_column(String(20))
+    is_retracted: Mapped[bool] = mapped_column(Boolean, default=False)
+    deleted_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    first_seen_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    last_changed_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    last_checked_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), index=True)
+
+
+class RecordVersion(Base):
+    """Every distinct content of a record ever fetched, raw XML zlib-compressed."""
+
+    __tablename__ = "record_versions"
+    __table_args__ = (UniqueConstraint("pmid", "version"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    pmid: Mapped[str] = mapped_column(ForeignKey("records.pmid"), index=True)
+    version: Mapped[int] = mapped_column(Integer)
+    content_hash: Mapped[str] = mapped_column(String(64))
+    raw_xml_z: Mapped[bytes] = mapped_column(LargeBinary)
+    fetched_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    scan_run_id: Mapped[int | None] = mapped_column(ForeignKey("scan_runs.id"))
+
+
+class ScanRun(Base):
+    """The scan-run ledger: what each run asked for, what it got, how it ended."""
+
+    __tablename__ = "scan_runs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    kind: Mapped[str] = mapped_column(String(20), default="scan")
+    started_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    finished_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    outcome: Mapped[str] = mapped_column(String(20), index=True)
+    owner: Mapped[str] = mapped_column(String(200))
+    scanner_version: Mapped[str] = mapped_column(String(40))
+    policy_id: Mapped[str] = mapped_column(String(80))
+    policy_version: Mapped[str] = mapped_column(String(40))
+    policy_sha256: Mapped[str] = mapped_column(String(64))
+    query: Mapped[str] = mapped_column(Text)
+    window_start: Mapped[dt.date | None] = mapped_column(Date)
+    window_end: Mapped[dt.date | None] = mapped_column(Date)
+    counts: Mapped[dict[str, Any]]
+    error: Mapped[str | None] = mapped_column(Text)
+
+
+class Watermark(Base):
+    """Last create-date day fully processed, per query (a new query starts afresh)."""
+
+    __tablename__ = "watermarks"
+
+    query_sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    through_date: Mapped[dt.date] = mapped_column(Date)
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    scan_run_id: Mapped[int | None] = mapped_column(ForeignKey("scan_runs.id"))
+
+
+class FetchBacklog(Base):
+    """Records that esearch listed but efetch did not return; retried by later scans."""
+
+    __tablename__ = "fetch_backlog"
+
+    pmid: Mapped[str] = mapped_column(String(12), primary_key=True)
+    state: Mapped[str] = mapped_column(String(12), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=1)
+    first_missing_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    last_attempt_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    scan_run_id: Mapped[int | None] = mapped_column(ForeignKey("scan_runs.id"))
+
+
+class Lease(Base):
+    """A named lease (the scan lock; later the daemon lease), with heartbeat and expiry."""
+
+    __tablename__ = "leases"
+
+    name: Mapped[str] = mapped_column(String(40), primary_key=True)
+    owner: Mapped[str] = mapped_column(String(200))
+    acquired_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    heartbeat_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    expires_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
