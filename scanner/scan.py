@@ -24,6 +24,7 @@ import datetime as dt
 import logging
 import sys
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 
 from sqlalchemy import Connection, delete, insert, select, update
@@ -250,34 +251,48 @@ class Scanner:
 
     def _fetch_window(self, report: ScanReport, window: Window, result: SearchResult,
                       through: dt.date | None, bar: tqdm) -> None:
+        """Fetch and store a window's records, batch by batch.
+
+        The next batch is fetched (and parsed) in a worker thread while the current one
+        is stored, so network, parsing and SQLite overlap; storing stays strictly in
+        order, one transaction per batch, so a crash still leaves whole batches only.
+        """
         vanished = self._vanished(window, result)
         batch = self.settings.eutils.batch_size
-        by_history = bool(result.webenv and result.query_key)
         starts = list(range(0, len(result.ids), batch)) or [0]
-        for n, retstart in enumerate(starts):
+        history = [bool(result.webenv and result.query_key)]
+
+        def fetch(retstart: int) -> tuple[FetchResult, list[str]]:
             expected = list(result.ids[retstart:retstart + batch])
-            fetched = FetchResult()
-            if expected:
-                if by_history:
-                    try:
-                        fetched = self.client.efetch_history(
-                            result.webenv or "", result.query_key or "", retstart, batch)
-                    except WebEnvExpired as exc:
-                        log.warning(kv("webenv_expired", window=window, error=str(exc),
-                                       action="fetching the rest by ID"))
-                        by_history = False
-                if not by_history:
-                    fetched = self.client.efetch_ids(expected)
-                fetched, missing = self._recover_missing(expected, fetched)
-            else:
-                missing = []
-            last = n == len(starts) - 1
-            if last:
-                fetched.records += vanished.records
-                fetched.deleted += vanished.deleted
-            self._store_batch(report, fetched, missing, through if last else None)
-            bar.update(len(fetched.records))
-            leases.renew(self.db, SCAN_LEASE, self.owner, self._ttl)
+            if not expected:
+                return FetchResult(), []
+            if history[0]:
+                try:
+                    fetched = self.client.efetch_history(
+                        result.webenv or "", result.query_key or "", retstart, batch)
+                    return self._recover_missing(expected, fetched)
+                except WebEnvExpired as exc:
+                    log.warning(kv("webenv_expired", window=window, error=str(exc),
+                                   action="fetching the rest by ID"))
+                    history[0] = False
+            return self._recover_missing(expected, self.client.efetch_ids(expected))
+
+        pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="efetch")
+        try:
+            pending = pool.submit(fetch, starts[0])
+            for n in range(len(starts)):
+                fetched, missing = pending.result()
+                last = n == len(starts) - 1
+                if not last:
+                    pending = pool.submit(fetch, starts[n + 1])
+                else:
+                    fetched.records += vanished.records
+                    fetched.deleted += vanished.deleted
+                self._store_batch(report, fetched, missing, through if last else None)
+                bar.update(len(fetched.records))
+                leases.renew(self.db, SCAN_LEASE, self.owner, self._ttl)
+        finally:
+            pool.shutdown(wait=False, cancel_futures=True)
 
     def _recover_missing(self, expected: list[str],
                          fetched: FetchResult) -> tuple[FetchResult, list[str]]:

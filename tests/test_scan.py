@@ -357,3 +357,16 @@ def test_sigkill_mid_batch_then_rescan_has_no_gap_and_no_duplicate(
     assert all(n == 1 for _, n in versions)
     assert outcomes == ["crashed", "succeeded"]
     assert mark == dt.date(2021, 6, 10)
+
+
+def test_demo_runs_offline_on_the_embedded_default(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SCANNER_", "NCBI_"))}
+    db = tmp_path / "demo.sqlite"
+    out = subprocess.run([sys.executable, "-m", "scanner", "demo", "--database",
+                          f"sqlite:///{db}"], cwd=REPO, env=env, capture_output=True,
+                         text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert "scan succeeded: 2026-10-01..2026-10-29: 33 found, 33 new" in out.stdout
+    assert "99000003  2026-10-02  " in out.stdout and "[RETRACTED]" in out.stdout
+    with open_database(f"sqlite:///{db}").read() as conn:
+        assert conn.execute(select(func.count()).select_from(Record)).scalar_one() == 33

@@ -23,7 +23,7 @@ import os
 import re
 import zlib
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from typing import IO, Any, Protocol, cast
 
 from lxml import etree
@@ -139,20 +139,37 @@ class ParsedRecord:
                    for c in self.comments_corrections)
 
     def to_dict(self) -> dict[str, Any]:
-        """Every field but ``raw_xml`` as JSON-ready values, in field order."""
-        out: dict[str, Any] = {}
-        for f in fields(self):
-            if f.name == "raw_xml":
-                continue
-            value = getattr(self, f.name)
-            if isinstance(value, dt.date):
-                value = value.isoformat()
-            elif f.name == "databanks":
-                value = [[name, list(accs)] for name, accs in value]
-            elif isinstance(value, tuple):
-                value = [_item_to_json(v) for v in value]
-            out[f.name] = value
-        return out
+        """Every field but ``raw_xml`` as JSON-ready values, in field order.
+
+        Written out field by field: it runs once per stored record, and the generic
+        ``dataclasses.fields`` walk cost as much as compressing the raw XML.
+        """
+        def iso(value: dt.date | None) -> str | None:
+            return value.isoformat() if value is not None else None
+
+        return {
+            "pmid": self.pmid, "kind": self.kind, "title": self.title,
+            "abstract": self.abstract,
+            "abstract_sections": [{"label": x.label, "category": x.category, "text": x.text}
+                                  for x in self.abstract_sections],
+            "authors": [{"last_name": a.last_name, "fore_name": a.fore_name,
+                         "initials": a.initials, "collective_name": a.collective_name,
+                         "affiliations": list(a.affiliations), "orcid": a.orcid}
+                        for a in self.authors],
+            "journal": self.journal, "journal_iso": self.journal_iso, "volume": self.volume,
+            "issue": self.issue, "pages": self.pages, "pub_year": self.pub_year,
+            "pub_date": self.pub_date, "create_date": iso(self.create_date),
+            "entry_date": iso(self.entry_date), "date_revised": iso(self.date_revised),
+            "doi": self.doi, "pmcid": self.pmcid,
+            "mesh": [{"descriptor": m.descriptor, "ui": m.ui, "major": m.major,
+                      "qualifiers": list(m.qualifiers)} for m in self.mesh],
+            "publication_types": list(self.publication_types),
+            "keywords": list(self.keywords),
+            "comments_corrections": [{"ref_type": c.ref_type, "ref_source": c.ref_source,
+                                      "pmid": c.pmid} for c in self.comments_corrections],
+            "databanks": [[name, list(accs)] for name, accs in self.databanks],
+            "status": self.status, "language": self.language,
+        }
 
     @classmethod
     def from_dict(cls, d: dict[str, Any], raw_xml: bytes = b"") -> ParsedRecord:
@@ -178,14 +195,6 @@ class ParsedRecord:
             databanks=tuple((name, tuple(accs)) for name, accs in d["databanks"]),
             status=d["status"], language=d["language"],
         )
-
-
-def _item_to_json(v: Any) -> Any:
-    """A nested dataclass as a dict (its tuples as lists); anything else unchanged."""
-    if isinstance(v, AbstractSection | Author | MeshHeading | CommentCorrection):
-        return {f.name: (list(getattr(v, f.name)) if isinstance(getattr(v, f.name), tuple)
-                         else getattr(v, f.name)) for f in fields(v)}
-    return v
 
 
 # --------------------------------------------------------------------------- text helpers

@@ -63,7 +63,7 @@ class Record(Base):
 
 
 class RecordVersion(Base):
-    """Every distinct content of a record ever fetched, raw XML zlib-compressed."""
+    """Every distinct content of a record ever fetched, raw XML zstd-compressed."""
 
     __tablename__ = "record_versions"
     __table_args__ = (UniqueConstraint("pmid", "version"),)

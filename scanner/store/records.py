@@ -3,7 +3,7 @@
 A record's identity is its PMID; its content is the sha256 of its raw XML. Storing the
 same content twice changes nothing but ``last_checked_at``; a changed record gets a new
 row in ``record_versions`` and its current fields are replaced, so earlier versions are
-kept. Everything here runs inside a caller's write transaction, so that a batch of
+kept (zstd-compressed). Everything here runs inside a caller's write transaction, so that a batch of
 records and the watermark that covers them commit together.
 """
 
@@ -12,11 +12,11 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import logging
-import zlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import zstandard
 from sqlalchemy import Connection, bindparam, func, insert, select, update
 
 from ..logs import kv
@@ -25,8 +25,9 @@ from .models import Record, RecordVersion
 
 log = logging.getLogger(__name__)
 
-#: zlib level for raw XML: 6 is zlib's default balance of size and speed.
-ZLIB_LEVEL = 6
+#: zstd level for raw XML. Measured on the 233 MB update file, record by record: zstd 3
+#: compresses 3.75:1 in 1.0 s; zlib 1 3.56:1 in 2.4 s; zlib 6 3.91:1 in 3.7 s.
+ZSTD_LEVEL = 3
 #: Bound parameters per IN (...) clause, well under SQLite's limit.
 _CHUNK = 500
 
@@ -35,12 +36,13 @@ def content_hash(raw_xml: bytes) -> str:
     return hashlib.sha256(raw_xml).hexdigest()
 
 
-def compress(raw_xml: bytes) -> bytes:
-    return zlib.compress(raw_xml, ZLIB_LEVEL)
+def compress(raw_xml: bytes, compressor: zstandard.ZstdCompressor | None = None) -> bytes:
+    """One zstd frame (with its content size) holding ``raw_xml``."""
+    return (compressor or zstandard.ZstdCompressor(level=ZSTD_LEVEL)).compress(raw_xml)
 
 
 def decompress(blob: bytes) -> bytes:
-    return zlib.decompress(blob)
+    return zstandard.ZstdDecompressor().decompress(blob)
 
 
 @dataclass
@@ -98,6 +100,7 @@ def upsert_records(conn: Connection, records: Sequence[ParsedRecord], *,
         for pmid, digest, version, deleted_at in rows:
             existing[pmid] = (digest, version, deleted_at)
 
+    compressor = zstandard.ZstdCompressor(level=ZSTD_LEVEL)  # not thread-safe: one a batch
     new_rows: list[dict[str, Any]] = []
     changed_rows: list[dict[str, Any]] = []
     version_rows: list[dict[str, Any]] = []
@@ -116,7 +119,7 @@ def upsert_records(conn: Connection, records: Sequence[ParsedRecord], *,
             changed_rows.append({**{f"b_{k}": v for k, v in cols.items()}})
             result.changed.append(pmid)
         version_rows.append({"pmid": pmid, "version": version, "content_hash": digest,
-                             "raw_xml_z": compress(rec.raw_xml), "fetched_at": now,
+                             "raw_xml_z": compress(rec.raw_xml, compressor), "fetched_at": now,
                              "scan_run_id": scan_run_id})
     if new_rows:
         conn.execute(insert(Record), new_rows)
