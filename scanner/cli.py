@@ -8,6 +8,7 @@ import logging
 import sys
 from collections.abc import Callable
 from functools import wraps
+from pathlib import Path
 from typing import Any, TypeVar
 
 import click
@@ -44,6 +45,18 @@ class Context:
                              migrate=migrate)
 
 
+def make_classifier(policy: Policy) -> Any:
+    """The policy's classifier, or None (with a warning) if it pins no trained model."""
+    if policy.relevance.artifact is None:
+        logging.getLogger("scanner").warning(
+            f"policy {policy.version} pins no trained relevance model: records are stored "
+            "but not classified")
+        return None
+    from classifiers.pipeline import PaperClassifier
+
+    return PaperClassifier(policy)
+
+
 def _date(_ctx: Any, _param: Any, value: str | None) -> dt.date | None:
     if value is None:
         return None
@@ -74,7 +87,7 @@ def handle_errors(func: F) -> F:
 @click.version_option(__version__, prog_name="scanner")
 @click.option("--config", "config_path", type=click.Path(dir_okay=False), default=None,
               help="Config file (default: ./config.toml).")
-@click.option("--log-level", default="INFO", show_default=True,
+@click.option("--log-level", default="WARNING", show_default=True,
               type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"], case_sensitive=False))
 @click.pass_context
 def cli(ctx: click.Context, config_path: str | None, log_level: str) -> None:
@@ -99,7 +112,8 @@ def scan(obj: Context, since: dt.date | None, until: dt.date | None) -> None:
     policy = obj.policy()
     db = obj.database()
     with EutilsClient(settings.eutils) as client:
-        report = Scanner(settings, db, policy, client).run(since, until)
+        report = Scanner(settings, db, policy, client,
+                         classifier=make_classifier(policy)).run(since, until)
     click.echo(report.summary())
 
 
@@ -122,6 +136,93 @@ def status(obj: Context, as_json: bool) -> None:
     if last:
         click.echo(f"last scan: #{last['id']} {last['outcome']} {last['start']} "
                    f"window {last['window_start']}..{last['window_end']}")
+
+
+@cli.command()
+@click.option("--policy", "version", default=None, help="Policy version (default: active).")
+@click.option("--input", "input_path", required=True, type=click.Path(dir_okay=False),
+              help="PubMed XML (PubmedArticleSet), plain or .gz.")
+@click.option("--fulltext", "fulltext_dir", type=click.Path(file_okay=False), default=None,
+              help="Directory of full texts: {pmid}.xml (JATS) or {pmid}.txt.")
+@click.option("--output", "output_path", type=click.Path(dir_okay=False), default=None,
+              help="Write JSON lines here (default: stdout).")
+@click.pass_obj
+@handle_errors
+def classify(obj: Context, version: str | None, input_path: str, fulltext_dir: str | None,
+             output_path: str | None) -> None:
+    """Classify PubMed XML offline, one JSON object per line (no database)."""
+    from .classify import classify_file
+
+    count = classify_file(obj.policy(version), Path(input_path),
+                          Path(output_path) if output_path else None,
+                          Path(fulltext_dir) if fulltext_dir else None)
+    if output_path:
+        click.echo(f"classified {count} records -> {output_path}", err=True)
+
+
+@cli.command()
+@click.option("--policy", "version", default=None, help="Policy version (default: active).")
+@click.option("--labels", "label_files", multiple=True, type=click.Path(dir_okay=False),
+              help="Labelled CSV (default: data/labels/dev.csv).")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False), default=None,
+              help="Artifact directory (default: policies/artifacts/VERSION).")
+@click.option("--no-embeddings", is_flag=True, help="Train the TF-IDF model only.")
+@click.pass_obj
+@handle_errors
+def train(obj: Context, version: str | None, label_files: tuple[str, ...],
+          out_dir: str | None, no_embeddings: bool) -> None:
+    """Train the relevance models deterministically; print the policy pins."""
+    from classifiers.datasets import REPO, load_labelled
+    from classifiers.embedding import Encoder
+    from classifiers.train import policy_snippet
+    from classifiers.train import train as run_train
+
+    policy = obj.policy(version)
+    files = [Path(f) for f in label_files] or [REPO / "data" / "labels" / "dev.csv"]
+    examples = [ex for f in files for ex in load_labelled(f)]
+    pin = policy.relevance.embedding
+    encoder = None if no_embeddings or pin is None else Encoder(pin.package, pin.sha256)
+    target = Path(out_dir) if out_dir else policy.root / "artifacts" / policy.version
+    result = run_train(examples, target, encoder=encoder, label_files=files)
+    cv = result.manifest["cross_validated"]
+    click.echo(f"trained on {len(examples)} labelled papers; cross-validated accuracy "
+               f"{cv['accuracy']:.3f}; wrote {result.artifact} and manifest.json")
+    rel = result.artifact.resolve().relative_to(policy.root.resolve())
+    click.echo("\n# pins for the policy's [relevance] table:\n" + policy_snippet(result, str(rel)))
+
+
+@cli.command()
+@click.option("--policy", "version", default=None, help="Policy version (default: active).")
+@click.option("--labels", "label_files", multiple=True, type=click.Path(dir_okay=False),
+              help="Labelled CSV (default: data/labels/dev.csv and data/demo/labels.csv).")
+@click.option("--json", "as_json", is_flag=True, help="Print the figures as JSON.")
+@click.pass_obj
+@handle_errors
+def evaluate(obj: Context, version: str | None, label_files: tuple[str, ...],
+             as_json: bool) -> None:
+    """Per-label precision, recall, F1, confusion, routing and calibration."""
+    from classifiers.datasets import REPO, load_labelled
+    from classifiers.evaluate import evaluate as run_evaluate
+    from classifiers.evaluate import format_report
+    from classifiers.pipeline import PaperClassifier, training_pmids
+
+    policy = obj.policy(version)
+    files = [Path(f) for f in label_files] or [REPO / "data" / "labels" / "dev.csv",
+                                                REPO / "data" / "demo" / "labels.csv"]
+    classifier = PaperClassifier(policy)
+    seen = training_pmids(policy)
+    reports = {}
+    for path in files:
+        examples = load_labelled(path)
+        results = classifier.classify([e.paper for e in examples])
+        reports[str(path)] = run_evaluate(examples, results, seen)
+    if as_json:
+        click.echo(json.dumps(reports, indent=2))
+        return
+    for name, report in reports.items():
+        click.echo(f"=== {name} (policy {policy.version}) ===")
+        click.echo(format_report(report))
+        click.echo()
 
 
 @cli.group()

@@ -1,4 +1,12 @@
-"""Versioned, immutable policies: TOML files in ``policies/``, frozen and hashed on load."""
+"""Versioned, immutable policies: TOML files in ``policies/``, frozen and hashed on load.
+
+A policy fixes everything that decides a label: the PubMed query, the case definitions
+and how they combine into a PEM label, the relevance operating point (with the
+validation figures that chose it), and the pins of every model (the embedding model's
+weights and the trained artifacts, each by sha256). Its sha256 is the hash of the file's
+bytes, read in binary mode; results carry it so that a policy that changed after it was
+used can be refused.
+"""
 
 from __future__ import annotations
 
@@ -7,9 +15,11 @@ import tomllib
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from .errors import PolicyError
+
+PemStatus = Literal["required", "optional", "absent", "weak"]
 
 
 class _Frozen(BaseModel):
@@ -21,21 +31,94 @@ class SearchSpec(_Frozen):
     datetype: Literal["crdt"] = "crdt"
 
 
+class CaseDefinitionSpec(_Frozen):
+    id: str
+    name: str
+    pem: PemStatus
+    patterns: tuple[str, ...]
+    ambiguous: tuple[str, ...] = ()
+
+    @field_validator("patterns", "ambiguous")
+    @classmethod
+    def _compiles(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        import re
+
+        for pattern in value:
+            try:
+                re.compile(pattern)
+            except re.error as exc:
+                raise ValueError(f"bad regular expression {pattern!r}: {exc}") from None
+        return value
+
+
+class PemSpec(_Frozen):
+    weak_as: Literal["required", "not_required", "unclear"] = "not_required"
+    auto_confidence: float = Field(0.75, ge=0, le=1)
+
+
+class OperatingPoint(_Frozen):
+    """Relevance thresholds on the calibrated score, with the figures that chose them."""
+
+    name: str
+    include_at: float = Field(ge=0, le=1)
+    exclude_below: float = Field(ge=0, le=1)
+    chosen_by: str = ""
+    validation: dict[str, float] = {}
+
+
+class EmbeddingPin(_Frozen):
+    model: str
+    package: str
+    sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+
+
+class ArtifactPin(_Frozen):
+    path: str
+    sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+
+
+class RelevanceSpec(_Frozen):
+    components: tuple[str, ...] = ("rules", "tfidf_lr")
+    operating_point: str = "balanced"
+    operating_points: tuple[OperatingPoint, ...] = ()
+    embedding: EmbeddingPin | None = None
+    artifact: ArtifactPin | None = None
+
+    def point(self) -> OperatingPoint:
+        for op in self.operating_points:
+            if op.name == self.operating_point:
+                return op
+        raise PolicyError(f"operating point {self.operating_point!r} is not defined")
+
+
 class Policy(_Frozen):
     id: str
     version: str
     description: str = ""
     search: SearchSpec
+    case_definitions: tuple[CaseDefinitionSpec, ...] = ()
+    pem: PemSpec = PemSpec()
+    relevance: RelevanceSpec = RelevanceSpec()
     #: sha256 of the file's bytes, set by :func:`load_policy`.
     sha256: str = ""
+    #: the directory the policy was loaded from (artifact paths are relative to it).
+    root: Path = Field(Path("."), exclude=True)
 
     @property
     def query_sha256(self) -> str:
         return hashlib.sha256(self.search.query.encode()).hexdigest()
 
+    @property
+    def stamp(self) -> dict[str, str]:
+        return {"id": self.id, "version": self.version, "sha256": self.sha256}
+
 
 def policy_path(policy_dir: Path, version: str) -> Path:
     return policy_dir / f"{version}.toml"
+
+
+def known_versions(policy_dir: Path) -> list[str]:
+    return sorted(p.stem for p in policy_dir.glob("*.toml"))
 
 
 def load_policy(policy_dir: Path, version: str) -> Policy:
@@ -44,7 +127,7 @@ def load_policy(policy_dir: Path, version: str) -> Policy:
     try:
         raw = path.read_bytes()
     except FileNotFoundError:
-        known = sorted(p.stem for p in policy_dir.glob("*.toml"))
+        known = known_versions(policy_dir)
         raise PolicyError(
             f"policy {version!r} not found in {policy_dir} (known: {', '.join(known) or 'none'})"
         ) from None
@@ -53,7 +136,8 @@ def load_policy(policy_dir: Path, version: str) -> Policy:
     except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
         raise PolicyError(f"policy {path.name}: not valid TOML: {exc}") from None
     try:
-        policy = Policy.model_validate({**data, "sha256": hashlib.sha256(raw).hexdigest()})
+        policy = Policy.model_validate(
+            {**data, "sha256": hashlib.sha256(raw).hexdigest(), "root": policy_dir})
     except ValidationError as exc:
         first = exc.errors()[0]
         key = ".".join(str(p) for p in first["loc"])

@@ -23,12 +23,15 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
+from typing import Any, Protocol
 
-from sqlalchemy import Connection, delete, insert, select, update
+from sqlalchemy import Connection, Row, delete, insert, select, update
 from tqdm import tqdm
+
+from classifiers.paper import Paper
 
 from .config import Settings
 from .errors import EutilsError, ScanInProgressError, WindowTooLargeError
@@ -37,6 +40,11 @@ from .policy import Policy
 from .pubmed.eutils import ESEARCH_CAP, EutilsClient, FetchResult, SearchResult, WebEnvExpired
 from .pubmed.windows import Window, plan_windows, pubmed_today
 from .store import leases, runs
+from .store.classifications import (
+    check_policy_unchanged,
+    store_classifications,
+    unclassified,
+)
 from .store.db import Database
 from .store.models import FetchBacklog, Record
 from .store.records import UpsertResult, mark_deleted, upsert_records
@@ -44,6 +52,18 @@ from .store.records import UpsertResult, mark_deleted, upsert_records
 log = logging.getLogger(__name__)
 
 SCAN_LEASE = "scan"
+
+
+class Classifier(Protocol):
+    def classify(self, papers: Sequence[Paper]) -> list[dict[str, Any]]: ...
+
+
+def paper_from_row(row: Row[Any]) -> Paper:
+    """The classifiers' view of a stored record."""
+    return Paper(pmid=row.pmid, title=row.title, abstract=row.abstract,
+                 mesh=tuple(m["descriptor"] for m in row.mesh),
+                 publication_types=tuple(row.publication_types),
+                 keywords=tuple(row.keywords), retracted=bool(row.is_retracted))
 
 
 @dataclass
@@ -59,6 +79,7 @@ class ScanCounts:
     missing: int = 0
     backlog_recovered: int = 0
     backlog_gone: int = 0
+    classified: int = 0
 
     def absorb(self, stored: UpsertResult) -> None:
         self.new += len(stored.new)
@@ -83,7 +104,8 @@ class ScanReport:
         span = f"{self.start}..{self.end}" if self.start else "nothing to scan"
         return (f"scan {self.outcome}: {span}: {c.found} found, {c.new} new, "
                 f"{c.changed} changed, {c.unchanged} unchanged, {c.deleted} deleted, "
-                f"{c.missing} missing; watermark {self.watermark or 'none'}")
+                f"{c.missing} missing, {c.classified} classified; "
+                f"watermark {self.watermark or 'none'}")
 
 
 class Scanner:
@@ -91,8 +113,9 @@ class Scanner:
 
     def __init__(self, settings: Settings, db: Database, policy: Policy, client: EutilsClient,
                  *, today: Callable[[], dt.date] = pubmed_today,
-                 progress: bool | None = None) -> None:
+                 progress: bool | None = None, classifier: Classifier | None = None) -> None:
         self.settings = settings
+        self.classifier = classifier
         self.db = db
         self.policy = policy
         self.client = client
@@ -136,6 +159,7 @@ class Scanner:
     def _run_locked(self, since: dt.date | None, until: dt.date | None) -> ScanReport:
         query_sha = self.policy.query_sha256
         with self.db.read() as conn:
+            check_policy_unchanged(conn, self.policy)
             watermark = runs.get_watermark(conn, query_sha)
         start, end = self.plan(since, until, watermark)
         with self.db.write() as conn:
@@ -149,6 +173,7 @@ class Scanner:
             self._retry_backlog(report)
             if start <= end:
                 self._scan_range(report, start, end, bar)
+            self._classify_pending(report)
         except BaseException as exc:
             outcome = "interrupted" if isinstance(exc, KeyboardInterrupt) else "failed"
             report.outcome = outcome
@@ -333,6 +358,29 @@ class Scanner:
                 report.watermark = runs.advance_watermark(
                     conn, self.policy.query_sha256, through, report.run_id)
             runs.update_run(conn, report.run_id, counts=asdict(report.counts))
+
+    # -- classification of what is stored -------------------------------------------
+    def _classify_pending(self, report: ScanReport, chunk: int = 256) -> None:
+        """Classify every live record whose current version has no result under the policy.
+
+        Driven by the store, not by this run's counts, so records stored by a run that
+        crashed before classifying are classified by the next one.
+        """
+        if self.classifier is None:
+            return
+        while True:
+            with self.db.read() as conn:
+                pmids = unclassified(conn, self.policy, chunk)
+                rows = conn.execute(select(Record.__table__).where(
+                    Record.pmid.in_(pmids)).order_by(Record.pmid)).all() if pmids else []
+            if not rows:
+                return
+            papers = [paper_from_row(row) for row in rows]
+            results = self.classifier.classify(papers)
+            with self.db.write() as conn:
+                report.counts.classified += store_classifications(
+                    conn, results, {row.pmid: row.content_hash for row in rows}, runs.utcnow())
+            log.info(kv("classified", count=len(rows), total=report.counts.classified))
 
     # -- the backlog of records asked for but not returned ---------------------------
     def _backlog_add(self, conn: Connection, pmids: list[str], run_id: int,

@@ -10,6 +10,7 @@ from sqlalchemy import Row, func, select
 from . import __version__
 from .policy import Policy
 from .store import leases, runs
+from .store.classifications import counts_by_policy
 from .store.db import Database
 from .store.models import FetchBacklog, Record, RecordVersion
 from .store.records import count_records
@@ -39,6 +40,7 @@ def status(db: Database, policy: Policy) -> dict[str, Any]:
                                     .group_by(FetchBacklog.state)).all())
         watermark = runs.get_watermark(conn, policy.query_sha256)
         last = runs.last_run(conn)
+        classifications = counts_by_policy(conn)
         recent = [r.outcome for r in runs.recent_runs(conn, 10)]
     failures = 0
     for outcome in recent:
@@ -55,7 +57,7 @@ def status(db: Database, policy: Policy) -> dict[str, Any]:
                     "retracted": int(retracted)},
         "active_policy": policy.version,
         "policy": {"id": policy.id, "version": policy.version, "sha256": policy.sha256},
-        "classifications": {},
+        "classifications": classifications,
         "drafts": {},
         "watermark": _iso(watermark),
         "last_scan": _run_json(last),

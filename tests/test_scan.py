@@ -296,7 +296,7 @@ def test_cli_scan_and_status(tmp_path: Path, eutils_server: Any, db_url: str) ->
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip().splitlines() == [
         "scan succeeded: 2006-01-01..2021-06-10: 354 found, 354 new, 0 changed, 0 unchanged, "
-        "0 deleted, 0 missing; watermark 2021-06-10"]
+        "0 deleted, 0 missing, 0 classified; watermark 2021-06-10"]
     st = subprocess.run(scanner_cmd(env, "status", "--json"), env=env, capture_output=True,
                         text=True, timeout=60)
     data = json.loads(st.stdout)

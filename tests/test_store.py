@@ -208,3 +208,25 @@ def test_sqlite_write_transactions_begin_immediate(tmp_path: Path) -> None:
         conn.execute(text("SELECT 1"))
     assert statements[0] == "BEGIN IMMEDIATE"
     assert "BEGIN DEFERRED" in statements
+
+
+def test_an_older_schema_is_upgraded_step_by_step_keeping_data(db_url: str,
+                                                               shared_data: Path) -> None:
+    from alembic import command
+
+    from scanner.store.db import _alembic_config
+
+    db = Database(db_url)
+    with db.engine.begin() as conn:
+        command.upgrade(_alembic_config(conn), "0001")
+    assert db.current_revision() == "0001"
+    with pytest.raises(SchemaVersionError, match="scanner db upgrade"):
+        db.ensure_schema(migrate=False)
+    recs = sample_records(shared_data, 3)
+    with db.write() as conn:
+        upsert_records(conn, recs, scan_run_id=None, now=NOW)
+    upgraded = open_database(db_url)
+    assert upgraded.current_revision() == head_revision() != "0001"
+    with upgraded.read() as conn:
+        assert count_records(conn) == 3
+        assert conn.execute(text("SELECT count(*) FROM classifications")).scalar() == 0

@@ -10,6 +10,7 @@ from sqlalchemy import (
     Boolean,
     Date,
     DateTime,
+    Float,
     ForeignKey,
     Integer,
     LargeBinary,
@@ -133,3 +134,28 @@ class Lease(Base):
     acquired_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
     heartbeat_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
     expires_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+
+
+class Classification(Base):
+    """One record version classified under one policy version, stamped with what made it."""
+
+    __tablename__ = "classifications"
+    __table_args__ = (UniqueConstraint("pmid", "policy_version", "content_hash"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    pmid: Mapped[str] = mapped_column(ForeignKey("records.pmid"), index=True)
+    content_hash: Mapped[str] = mapped_column(String(64))
+    policy_id: Mapped[str] = mapped_column(String(80))
+    policy_version: Mapped[str] = mapped_column(String(40), index=True)
+    policy_sha256: Mapped[str] = mapped_column(String(64))
+    scanner_version: Mapped[str] = mapped_column(String(40))
+    relevance_label: Mapped[str] = mapped_column(String(20))
+    relevance_score: Mapped[float] = mapped_column(Float)
+    relevance_route: Mapped[str] = mapped_column(String(20), index=True)
+    pem_label: Mapped[str] = mapped_column(String(20), index=True)
+    pem_confidence: Mapped[float] = mapped_column(Float)
+    pem_route: Mapped[str] = mapped_column(String(20))
+    design: Mapped[str] = mapped_column(String(20))
+    human_participants: Mapped[bool | None] = mapped_column(Boolean)
+    result: Mapped[dict[str, Any]]
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))

@@ -1,0 +1,106 @@
+"""Labelled sets: the project's labels (CSV) joined with texts read where they live.
+
+A label file has at least ``pmid`` and the label columns (``relevance``, ``pem``,
+``design``, ``human_participants``). Its ``source`` column says where the text is:
+a file under ``../shared/data`` (read in place, never copied) or the project's own
+``data/demo`` records. Rows without a ``source`` are looked up in the demo records.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from scanner.errors import ScannerError
+from scanner.pubmed.parse import ParsedRecord, iter_pubmed_xml
+
+from .paper import Paper
+
+REPO = Path(__file__).resolve().parents[1]
+DEMO_XML = REPO / "data" / "demo" / "pubmed_demo.xml"
+DEFAULT_SHARED = REPO.parent / "shared" / "data"
+
+#: source name -> path (relative to the shared data directory) of PubMed XML or JSONL.
+SOURCES: dict[str, str] = {
+    "mecfs_union": "mecfs_records/openmecfs_union_records.jsonl",
+    "near_miss": "pubmed_xml/pubmed21n1298_mecfs_and_near_miss.xml.gz",
+    "update_file": "pubmed_xml/pubmed21n1298.xml.gz",
+    "baseline_first300": "pubmed_xml/pubmed20n0014_first300.xml.gz",
+    "metapub": "eutils_fixtures/metapub_pmid_xml",
+    "biopython": "eutils_fixtures/biopython/Entrez",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Example:
+    paper: Paper
+    labels: dict[str, str]
+
+
+def _xml_papers(paths: list[Path], wanted: set[str]) -> Iterator[Paper]:
+    for path in paths:
+        for item in iter_pubmed_xml(path):
+            if isinstance(item, ParsedRecord) and item.pmid in wanted:
+                yield Paper.from_record(item)
+
+
+def _source_papers(source: str, wanted: set[str], shared: Path) -> dict[str, Paper]:
+    if source == "demo":
+        return {p.pmid: p for p in _xml_papers([DEMO_XML], wanted)}
+    if source not in SOURCES:
+        raise ScannerError(f"unknown label source {source!r}; known: demo, "
+                           + ", ".join(sorted(SOURCES)))
+    path = shared / SOURCES[source]
+    if not path.exists():
+        raise ScannerError(f"labelled texts for source {source!r} not found at {path} "
+                           "(the shared data directory must sit beside the project)")
+    if path.suffix == ".jsonl":
+        out = {}
+        with path.open(encoding="utf-8") as fh:
+            for line in fh:
+                d = json.loads(line)
+                if str(d["pmid"]) in wanted:
+                    out[str(d["pmid"])] = Paper.from_json(d)
+        return out
+    if path.is_dir():
+        files = sorted(path.glob("*.xml"))
+        if source == "metapub":
+            files = [f for f in files if f.stem in wanted]
+        else:
+            files = [f for f in files if f.name.startswith("pubmed")]
+        return {p.pmid: p for p in _xml_papers(files, wanted)}
+    return {p.pmid: p for p in _xml_papers([path], wanted)}
+
+
+def load_labelled(csv_path: Path, shared: Path | None = None) -> list[Example]:
+    """Every labelled row joined with its text; a row whose text is missing is an error."""
+    shared = shared or DEFAULT_SHARED
+    with csv_path.open(newline="", encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    by_source: dict[str, set[str]] = {}
+    for row in rows:
+        by_source.setdefault(row.get("source") or "demo", set()).add(row["pmid"])
+    papers: dict[tuple[str, str], Paper] = {}
+    for source, pmids in sorted(by_source.items()):
+        found = _source_papers(source, pmids, shared)
+        missing = sorted(pmids - set(found))
+        if missing:
+            raise ScannerError(f"{csv_path.name}: {len(missing)} PMIDs not found in source "
+                               f"{source!r}: {', '.join(missing[:5])}")
+        papers.update({(source, k): v for k, v in found.items()})
+    return [Example(papers[(row.get("source") or "demo", row["pmid"])],
+                    {k: v for k, v in row.items() if k not in ("pmid", "source")})
+            for row in rows]
+
+
+def dataset_sha256(examples: list[Example]) -> str:
+    """A hash of the labels and texts a model was trained on."""
+    digest = hashlib.sha256()
+    for ex in sorted(examples, key=lambda e: e.paper.pmid):
+        digest.update(json.dumps([ex.paper.pmid, ex.paper.text_sha256, ex.labels],
+                                 sort_keys=True).encode())
+    return digest.hexdigest()

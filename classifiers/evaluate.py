@@ -1,0 +1,146 @@
+"""``scanner evaluate``: how a policy's classifier does on a labelled set."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
+
+from .datasets import Example
+from .design import DESIGNS
+from .relevance import LABELS as RELEVANCE_LABELS
+
+PEM_LABELS = ("required", "not_required", "mixed", "unclear", "not_applicable")
+
+
+def _per_label(y_true: Sequence[str], y_pred: Sequence[str],
+               labels: Sequence[str]) -> dict[str, Any]:
+    p, r, f, s = precision_recall_fscore_support(y_true, y_pred, labels=list(labels),
+                                                 zero_division=0)
+    cm = confusion_matrix(y_true, y_pred, labels=list(labels))
+    return {
+        "labels": list(labels),
+        "per_label": {lab: {"precision": float(p[i]), "recall": float(r[i]),
+                            "f1": float(f[i]), "support": int(s[i])}
+                      for i, lab in enumerate(labels)},
+        "accuracy": float(np.mean([a == b for a, b in zip(y_true, y_pred, strict=True)])),
+        "confusion": cm.tolist(),
+    }
+
+
+def calibration(scores: np.ndarray, truth: np.ndarray, bins: int = 10) -> dict[str, Any]:
+    """Brier score and expected calibration error of P(relevant)."""
+    edges = np.linspace(0, 1, bins + 1)
+    table = []
+    ece = 0.0
+    for lo, hi in itertools.pairwise(edges):
+        mask = (scores >= lo) & ((scores < hi) if hi < 1 else (scores <= hi))
+        if mask.any():
+            gap = abs(float(scores[mask].mean()) - float(truth[mask].mean()))
+            ece += gap * mask.sum() / len(scores)
+            table.append({"bin": f"{lo:.1f}-{hi:.1f}", "n": int(mask.sum()),
+                          "mean_score": float(scores[mask].mean()),
+                          "observed": float(truth[mask].mean())})
+    return {"brier": float(np.mean((scores - truth) ** 2)), "ece": float(ece),
+            "bins": table}
+
+
+def evaluate(examples: Sequence[Example], results: Sequence[dict[str, Any]],
+             training_pmids: set[str] | None = None) -> dict[str, Any]:
+    rel_true = [e.labels["relevance"] for e in examples]
+    rel_pred = [r["relevance"]["label"] for r in results]
+    routes = [r["relevance"]["route"] for r in results]
+    scores = np.asarray([r["relevance"]["score"] for r in results])
+    relevant = np.isin(rel_true, ["mecfs", "adjacent"]).astype(float)
+    mecfs = [t == "mecfs" for t in rel_true]
+    included = [r == "auto_include" for r in routes]
+    report: dict[str, Any] = {"n": len(examples)}
+    report["relevance"] = _per_label(rel_true, rel_pred, RELEVANCE_LABELS)
+    report["relevance"]["routing"] = {
+        "auto_routed": sum(r != "review" for r in routes) / max(len(routes), 1),
+        "auto_include": routes.count("auto_include"), "review": routes.count("review"),
+        "auto_exclude": routes.count("auto_exclude"),
+        "mecfs_auto_excluded": sum(m and r == "auto_exclude" for m, r in
+                                   zip(mecfs, routes, strict=True)),
+        "mecfs_total": sum(mecfs),
+        "auto_include_precision": (float(relevant[np.asarray(included)].mean())
+                                   if any(included) else None),
+    }
+    report["relevance"]["calibration"] = calibration(scores, relevant)
+    pem_rows = [(e, r) for e, r in zip(examples, results, strict=True) if e.labels.get("pem")]
+    if pem_rows:
+        pem_true = [e.labels["pem"] for e, _ in pem_rows]
+        pem_pred = [r["pem"]["label"] for _, r in pem_rows]
+        report["pem"] = _per_label(pem_true, pem_pred, PEM_LABELS)
+        report["pem"]["auto_routed"] = sum(r["pem"]["route"] == "auto"
+                                           for _, r in pem_rows) / len(pem_rows)
+        report["pem"]["claims_without_evidence"] = sum(
+            r["pem"]["label"] in ("required", "not_required", "mixed")
+            and not r["pem"]["definitions"] for _, r in pem_rows)
+        report["pem"]["errors"] = [
+            {"pmid": e.paper.pmid, "expected": e.labels["pem"], "got": r["pem"]["label"]}
+            for e, r in pem_rows if e.labels["pem"] != r["pem"]["label"]]
+    design_rows = [(e, r) for e, r in zip(examples, results, strict=True)
+                   if e.labels.get("design")]
+    if design_rows:
+        report["design"] = _per_label([e.labels["design"] for e, _ in design_rows],
+                                      [r["study"]["design"] for _, r in design_rows], DESIGNS)
+    report["relevance"]["errors"] = [
+        {"pmid": e.paper.pmid, "expected": e.labels["relevance"],
+         "got": r["relevance"]["label"], "score": r["relevance"]["score"],
+         "route": r["relevance"]["route"]}
+        for e, r in zip(examples, results, strict=True)
+        if e.labels["relevance"] != r["relevance"]["label"]]
+    if training_pmids is not None:
+        report["in_training_data"] = sum(e.paper.pmid in training_pmids for e in examples)
+    return report
+
+
+def _table(block: dict[str, Any]) -> list[str]:
+    lines = [f"  {'label':<16}{'precision':>10}{'recall':>9}{'f1':>8}{'n':>6}"]
+    for lab, m in block["per_label"].items():
+        lines.append(f"  {lab:<16}{m['precision']:>10.3f}{m['recall']:>9.3f}{m['f1']:>8.3f}"
+                     f"{m['support']:>6}")
+    labels = block["labels"]
+    width = max(len(x) for x in labels) + 2
+    lines.append("  confusion (rows: true, columns: predicted)")
+    lines.append("  " + " " * width + "".join(f"{x[:10]:>11}" for x in labels))
+    for lab, row in zip(labels, block["confusion"], strict=True):
+        lines.append(f"  {lab:<{width}}" + "".join(f"{v:>11}" for v in row))
+    return lines
+
+
+def format_report(report: dict[str, Any]) -> str:
+    rel = report["relevance"]
+    routing = rel["routing"]
+    lines = [f"labelled papers: {report['n']}"]
+    if report.get("in_training_data"):
+        lines.append(f"WARNING: {report['in_training_data']} of them were in the training "
+                     "data; their relevance figures are optimistic (see the manifest's "
+                     "cross-validated figures)")
+    lines += ["", f"RELEVANCE  accuracy {rel['accuracy']:.3f}", *_table(rel)]
+    precision = routing["auto_include_precision"]
+    lines += [
+        f"  routing: {routing['auto_include']} auto_include, {routing['review']} review, "
+        f"{routing['auto_exclude']} auto_exclude; auto-routed {routing['auto_routed']:.1%}",
+        f"  ME/CFS papers auto-excluded: {routing['mecfs_auto_excluded']} of "
+        f"{routing['mecfs_total']}",
+        "  auto-included that are relevant: "
+        + ("n/a" if precision is None else f"{precision:.1%}"),
+        f"  calibration: Brier {rel['calibration']['brier']:.4f}, "
+        f"ECE {rel['calibration']['ece']:.4f}",
+    ]
+    for b in rel["calibration"]["bins"]:
+        lines.append(f"    score {b['bin']}: n={b['n']:<5} mean score {b['mean_score']:.3f}"
+                     f"  observed relevant {b['observed']:.3f}")
+    if "pem" in report:
+        pem = report["pem"]
+        lines += ["", f"PEM STATUS  accuracy {pem['accuracy']:.3f}", *_table(pem),
+                  f"  auto-routed {pem['auto_routed']:.1%}; claims without evidence: "
+                  f"{pem['claims_without_evidence']}"]
+    if "design" in report:
+        lines += ["", f"STUDY DESIGN  accuracy {report['design']['accuracy']:.3f}"]
+    return "\n".join(lines)

@@ -1,0 +1,115 @@
+"""One paper in, one classification out, exactly per the contract's JSON schema.
+
+Built from a policy: its case definitions and PEM rules, its relevance operating point,
+and its pinned models (the trained artifact and the embedding weights, each checked by
+sha256 before use). Cheap stages first: study design and explicit terms are rules;
+relevance runs the TF-IDF model on everything and embeddings only where they can change
+the outcome; PEM status is read from the text by rules with exact evidence spans.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import joblib
+
+from scanner import __version__
+from scanner.errors import PolicyError
+from scanner.policy import Policy
+
+from .design import classify_design
+from .embedding import Encoder, file_sha256
+from .paper import Paper
+from .pem import Definition, PemClassifier
+from .relevance import RelevanceCascade
+
+
+def _artifact_path(policy: Policy) -> Path:
+    if policy.relevance.artifact is None:
+        raise PolicyError(f"policy {policy.version} pins no relevance artifact; "
+                          "run `scanner train` and pin its output")
+    return (policy.root / policy.relevance.artifact.path).resolve()
+
+
+def load_artifact(policy: Policy) -> dict[str, Any]:
+    """The trained models, after checking the file against the policy's sha256."""
+    path = _artifact_path(policy)
+    if not path.is_file():
+        raise PolicyError(f"relevance artifact {path} is missing")
+    assert policy.relevance.artifact is not None
+    actual = file_sha256(path)
+    if actual != policy.relevance.artifact.sha256:
+        raise PolicyError(f"relevance artifact {path.name} has sha256 {actual}, but policy "
+                          f"{policy.version} pins {policy.relevance.artifact.sha256}; "
+                          "refusing to load it")
+    loaded: dict[str, Any] = joblib.load(path)
+    return loaded
+
+
+class PaperClassifier:
+    """Classifies papers under one policy."""
+
+    def __init__(self, policy: Policy, *, embeddings: bool = True) -> None:
+        self.policy = policy
+        artifact = load_artifact(policy)
+        embedding_model = artifact.get("embedding") if embeddings else None
+        if embedding_model is not None:
+            pin = policy.relevance.embedding
+            if pin is None:
+                raise PolicyError(f"policy {policy.version} uses embeddings but pins no "
+                                  "embedding model")
+            embedding_model.encoder = Encoder(pin.package, pin.sha256)
+        point = policy.relevance.point()
+        self.relevance = RelevanceCascade(
+            tfidf=artifact["tfidf"], embedding=embedding_model,
+            include_at=point.include_at, exclude_below=point.exclude_below,
+            band=tuple(artifact.get("band", (0.02, 0.98))))
+        self.pem = PemClassifier(
+            [Definition(id=d.id, name=d.name, pem=d.pem, patterns=d.patterns,
+                        ambiguous=d.ambiguous) for d in policy.case_definitions],
+            weak_as=policy.pem.weak_as, auto_confidence=policy.pem.auto_confidence)
+
+    def classify(self, papers: Sequence[Paper],
+                 fulltexts: Sequence[str | None] | None = None) -> list[dict[str, Any]]:
+        relevance = self.relevance.classify(papers)
+        out = []
+        for i, (paper, rel) in enumerate(zip(papers, relevance, strict=True)):
+            design = classify_design(paper.title, paper.abstract, paper.publication_types,
+                                     paper.mesh)
+            cohort = rel.label == "mecfs" and design.human_participants is not False
+            texts = {"title": paper.title, "abstract": paper.abstract}
+            if fulltexts is not None and fulltexts[i]:
+                texts["fulltext"] = fulltexts[i] or ""
+            pem = self.pem.classify(texts, cohort=cohort)
+            out.append({
+                "pmid": paper.pmid,
+                "policy": self.policy.stamp,
+                "scanner_version": __version__,
+                "relevance": {"label": rel.label, "score": rel.score, "route": rel.route},
+                "pem": {
+                    "label": pem.label, "confidence": round(pem.confidence, 6),
+                    "route": pem.route, "reason": pem.reason,
+                    "definitions": [
+                        {"id": d.id, "pem": d.pem, "role": d.role,
+                         "evidence": {"text": d.evidence.text, "source": d.evidence.source,
+                                      "start": d.evidence.start, "end": d.evidence.end}}
+                        for d in pem.definitions],
+                },
+                "study": {"design": design.design,
+                          "human_participants": design.human_participants},
+                "retracted": paper.retracted,
+            })
+        return out
+
+
+def training_pmids(policy: Policy) -> set[str]:
+    """PMIDs the policy's relevance models were trained on (from the manifest)."""
+    import json
+
+    manifest = _artifact_path(policy).parent / "manifest.json"
+    if not manifest.is_file():
+        return set()
+    data = json.loads(manifest.read_text())
+    return set(data.get("training_data", {}).get("pmids", []))

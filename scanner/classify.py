@@ -1,0 +1,64 @@
+"""``scanner classify``: PubMed XML in, one classification per line out; no database."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import IO
+
+from .errors import ScannerError
+from .policy import Policy
+from .pubmed.parse import ParsedRecord, iter_pubmed_xml
+
+CHUNK = 512
+
+
+@contextmanager
+def _output(path: Path | None) -> Iterator[IO[str]]:
+    if path is None:
+        yield sys.stdout
+        return
+    tmp = path.with_name(path.name + ".part")
+    with tmp.open("w", encoding="utf-8") as fh:
+        yield fh
+    tmp.replace(path)  # a crash leaves no half-written output under the real name
+
+
+def _chunks(path: Path) -> Iterator[list[ParsedRecord]]:
+    chunk: list[ParsedRecord] = []
+    for item in iter_pubmed_xml(path):
+        if isinstance(item, ParsedRecord):
+            chunk.append(item)
+            if len(chunk) >= CHUNK:
+                yield chunk
+                chunk = []
+    if chunk:
+        yield chunk
+
+
+def classify_file(policy: Policy, input_path: Path, output_path: Path | None,
+                  fulltext_dir: Path | None = None) -> int:
+    """Classify every record of ``input_path``; returns how many were written."""
+    from classifiers.fulltext import read_fulltext
+    from classifiers.paper import Paper
+    from classifiers.pipeline import PaperClassifier
+
+    if not input_path.is_file():
+        raise ScannerError(f"input not found: {input_path}")
+    if fulltext_dir is not None and not fulltext_dir.is_dir():
+        raise ScannerError(f"full-text directory not found: {fulltext_dir}")
+    classifier = PaperClassifier(policy)
+    count = 0
+    with _output(output_path) as out:
+        for chunk in _chunks(input_path):
+            papers = [Paper.from_record(r) for r in chunk]
+            fulltexts = None
+            if fulltext_dir is not None:
+                fulltexts = [read_fulltext(fulltext_dir, p.pmid) for p in papers]
+            for result in classifier.classify(papers, fulltexts):
+                out.write(json.dumps(result, ensure_ascii=False) + "\n")
+                count += 1
+    return count
