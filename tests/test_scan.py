@@ -370,3 +370,22 @@ def test_demo_runs_offline_on_the_embedded_default(tmp_path: Path) -> None:
     assert "99000003  2026-10-02  " in out.stdout and "[RETRACTED]" in out.stdout
     with open_database(f"sqlite:///{db}").read() as conn:
         assert conn.execute(select(func.count()).select_from(Record)).scalar_one() == 33
+
+
+@pytest.mark.slow
+def test_the_real_cap_on_a_whole_update_file(tmp_path: Path, shared_data: Path) -> None:
+    """20,783 records in one 400-day window: over 9,999, so it must be split for real."""
+    from scanner.replay import Corpus, ReplayServer
+
+    corpus = Corpus.from_files([shared_data / "pubmed_xml" / "pubmed21n1298.xml.gz"])
+    with ReplayServer(corpus) as server:
+        scanner = make_scanner(tmp_path, server,
+                               extra="batch_size = 500\n[scan]\nwindow_days = 400\n")
+        report = scanner.run(since=dt.date(1993, 1, 1))
+        searches = [r.params for r in server.requests_for("esearch") if "mindate" in r.params]
+    assert report.counts.found == report.counts.new == len(corpus) == 20783
+    assert max(int(s["retmax"]) for s in searches) == 9999
+    big = [s for s in searches if s["mindate"] <= "2021/06/01" <= s["maxdate"]]
+    assert len(big) >= 3  # the window holding 2021's records was halved at least twice
+    with scanner.db.read() as conn:
+        assert conn.execute(select(func.count()).select_from(RecordVersion)).scalar() == 20783
