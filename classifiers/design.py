@@ -18,6 +18,11 @@ NO_PARTICIPANTS = frozenset({"in_vitro", "animal", "review", "guideline", "comme
 WITH_PARTICIPANTS = frozenset({"rct", "trial_other", "observational", "case_report",
                                "qualitative"})
 
+
+#: Publication types of notices about another paper: no participants of their own.
+NOTICES = frozenset({"Retraction of Publication", "Published Erratum",
+                     "Expression of Concern"})
+
 # Publication types (NLM) -> design, most specific first.
 _PUBTYPE_RULES: tuple[tuple[str, str], ...] = (
     ("Retraction of Publication", "other"),
@@ -49,8 +54,21 @@ def _rx(*parts: str) -> re.Pattern[str]:
     return re.compile("|".join(parts), re.IGNORECASE)
 
 
+_NOTICE_TITLE = re.compile(r"^\s*(?:correction|erratum|corrigendum|retraction(?: note)?|"
+                           r"retracted|expression of concern|notification)\b\s*[:.]",
+                           re.IGNORECASE)
+
+_RCT = _rx(r"\brandomi[sz]ed(?:,)? (?:\w+[- ]){0,3}(?:controlled|trial|crossover)",
+           r"\bdouble[- ]blind", r"\bplacebo[- ]controlled\b",
+           r"\bwere randomi[sz]ed\b", r"\brandomly (?:assigned|allocated)\b")
+
 _TEXT_RULES: tuple[tuple[str, re.Pattern[str]], ...] = (
+    ("observational", _rx(r"\bmendelian randomi[sz]ation\b")),
     ("review", _rx(r"\bsystematic(?:ally)? review", r"\bmeta-?analys[ie]s\b",
+                   r"\bresearch progress\b", r"\brecent advances\b",
+                   r"\bstate[- ]of[- ]the[- ]art review\b",
+                   r"\bthis (?:article|paper|narrative) (?:reviews|summari[sz]es)\b",
+                   r"\bwe (?:summari[sz]e|synthesi[sz]e) (?:the )?(?:current|recent|existing)\b",
                    r"\bscoping review\b", r"\bnarrative review\b", r"\bliterature review\b",
                    r"\bumbrella review\b", r"\bthis review\b", r"\bwe review\b",
                    r"\bin this review\b", r"^\s*review\b")),
@@ -59,9 +77,7 @@ _TEXT_RULES: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("commentary", _rx(r"\bcommentary\b", r"\beditorial\b", r"\bviewpoint\b",
                        r"\bperspective (?:article|piece)\b", r"\bletter to the editor\b",
                        r"\bin this (?:commentary|perspective|essay)\b")),
-    ("rct", _rx(r"\brandomi[sz]ed(?:,)? (?:\w+[- ]){0,3}(?:controlled|trial|crossover)",
-                r"\bdouble[- ]blind", r"\bplacebo[- ]controlled\b",
-                r"\bwere randomi[sz]ed\b", r"\brandomly (?:assigned|allocated)\b")),
+    ("rct", _RCT),
     ("trial_other", _rx(r"\bsingle[- ]arm\b", r"\bopen[- ]label\b",
                         r"\b(?:pilot|feasibility) (?:trial|study of an intervention)\b",
                         r"\bphase (?:i|ii|iii|1|2|3)\b (?:trial|study)",
@@ -116,9 +132,13 @@ def classify_design(title: str, abstract: str, publication_types: Iterable[str] 
     pubtypes = set(publication_types)
     for pubtype, design in _PUBTYPE_RULES:
         if pubtype in pubtypes:
-            if design == "trial_other" and _TEXT_RULES[3][1].search(abstract):
+            if pubtype in NOTICES:
+                return DesignResult("other", False, f"a notice ({pubtype}), not a study")
+            if design == "trial_other" and _RCT.search(abstract):
                 design = "rct"
             return DesignResult(design, _participants(design), f"publication type {pubtype}")
+    if _NOTICE_TITLE.search(title):
+        return DesignResult("other", False, "a notice about another paper, not a study")
     text = f"{title}\n{abstract}"
     descriptors = set(mesh)
     humans = bool(_HUMANS.search(text)) or "Humans" in descriptors

@@ -78,7 +78,11 @@ class PaperClassifier:
         for i, (paper, rel) in enumerate(zip(papers, relevance, strict=True)):
             design = classify_design(paper.title, paper.abstract, paper.publication_types,
                                      paper.mesh)
-            cohort = rel.label == "mecfs" and design.human_participants is not False
+            # No ME/CFS cohort unless the paper is about ME/CFS and may have participants;
+            # where the design rules cannot tell, the PEM reader's own cues decide (None).
+            cohort: bool | None = (False if rel.label != "mecfs"
+                                   or design.human_participants is False
+                                   else design.human_participants)
             texts = {"title": paper.title, "abstract": paper.abstract}
             if fulltexts is not None and fulltexts[i]:
                 texts["fulltext"] = fulltexts[i] or ""

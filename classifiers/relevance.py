@@ -64,6 +64,18 @@ class TfidfRelevance(ClassifierMixin, BaseEstimator):
         self.max_features = max_features
         self.random_state = random_state
 
+    def __getstate__(self) -> dict[str, Any]:
+        # Two vectorizer attributes differ between identical training runs and would change
+        # the artifact's bytes, and so its pinned sha256: a set pickled in string-hash
+        # order, and an object's memory address (re-set by every transform). scikit-learn
+        # documents ``stop_words_`` as safe to delete; ``_stop_words_id`` only feeds a
+        # consistency warning.
+        vectorizer = self.__dict__.get("vectorizer_")
+        for attr in ("stop_words_", "_stop_words_id"):
+            if vectorizer is not None and hasattr(vectorizer, attr):
+                delattr(vectorizer, attr)
+        return dict(self.__dict__)
+
     def _features(self, papers: Sequence[Paper]) -> Any:
         words = self.vectorizer_.transform([p.text for p in papers])
         return sparse.hstack([words, sparse.csr_matrix(term_features(papers))]).tocsr()

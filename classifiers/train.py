@@ -32,6 +32,9 @@ BAND = (0.02, 0.98)
 #: least 95% of auto-included papers relevant.
 MAX_MECFS_EXCLUDED = 0.005
 MIN_INCLUDE_PRECISION = 0.97
+#: Adjacent papers matter too: at most this share of all relevant papers auto-excluded
+#: (balanced), and half of it for the sensitive point.
+MAX_RELEVANT_EXCLUDED = 0.02
 LIBRARIES = ("scikit-learn", "numpy", "scipy", "joblib", "torch", "sentence-transformers",
              "transformers", "lxml")
 
@@ -102,20 +105,22 @@ def routing_figures(scores: np.ndarray, explicit: np.ndarray, y: Sequence[str],
 
 def choose_operating_points(scores: np.ndarray, explicit: np.ndarray,
                             y: Sequence[str]) -> list[dict[str, Any]]:
-    """The most automatic thresholds that still meet the goals, plus a sensitive variant."""
+    """The most automatic thresholds that still meet the goals, for two tolerances."""
     grid = np.round(np.arange(0.01, 1.0, 0.01), 2)
     include_at = next((float(t) for t in grid if routing_figures(
         scores, explicit, y, t, 0.0)["auto_include_precision"] >= MIN_INCLUDE_PRECISION),
         0.99)
-    exclude_ok = [float(t) for t in grid if t < include_at and routing_figures(
-        scores, explicit, y, include_at, t)["mecfs_auto_excluded"] <= MAX_MECFS_EXCLUDED]
-    exclude_below = max(exclude_ok) if exclude_ok else 0.01
-    sensitive_exclude = round(max(0.01, exclude_below / 2), 2)
     points = []
-    for name, inc, exc in (("balanced", include_at, exclude_below),
-                           ("sensitive", include_at, sensitive_exclude)):
-        points.append({"name": name, "include_at": inc, "exclude_below": exc,
-                       "validation": routing_figures(scores, explicit, y, inc, exc)})
+    for name, max_relevant in (("balanced", MAX_RELEVANT_EXCLUDED),
+                               ("sensitive", MAX_RELEVANT_EXCLUDED / 2)):
+        ok = [float(t) for t in grid if t < include_at
+              and (f := routing_figures(scores, explicit, y, include_at, t))
+              ["mecfs_auto_excluded"] <= MAX_MECFS_EXCLUDED
+              and f["relevant_auto_excluded"] <= max_relevant]
+        exclude_below = max(ok) if ok else 0.0
+        points.append({"name": name, "include_at": include_at, "exclude_below": exclude_below,
+                       "validation": routing_figures(scores, explicit, y, include_at,
+                                                     exclude_below)})
     return points
 
 

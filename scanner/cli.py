@@ -187,7 +187,9 @@ def train(obj: Context, version: str | None, label_files: tuple[str, ...],
     cv = result.manifest["cross_validated"]
     click.echo(f"trained on {len(examples)} labelled papers; cross-validated accuracy "
                f"{cv['accuracy']:.3f}; wrote {result.artifact} and manifest.json")
-    rel = result.artifact.resolve().relative_to(policy.root.resolve())
+    artifact = result.artifact.resolve()
+    root = policy.root.resolve()
+    rel = artifact.relative_to(root) if artifact.is_relative_to(root) else artifact
     click.echo("\n# pins for the policy's [relevance] table:\n" + policy_snippet(result, str(rel)))
 
 

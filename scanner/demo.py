@@ -22,7 +22,7 @@ from .replay import Corpus, ReplayServer
 from .scan import Scanner
 from .status import status
 from .store.db import open_database
-from .store.models import Record
+from .store.models import Classification, Record
 
 DEMO_DATA = Path(__file__).resolve().parents[1] / "data" / "demo"
 DEMO_FILE = DEMO_DATA / "pubmed_demo.xml"
@@ -53,17 +53,24 @@ def run_demo(settings: Settings, *, database_url: str | None, keep: bool,
         db = open_database(url)
         policy = load_policy(settings.policy_dir, settings.policy.active)
         today = dates[-1] + dt.timedelta(days=1)
+        from .cli import make_classifier
+
         with EutilsClient(eutils) as client:
-            report = Scanner(demo_settings, db, policy, client,
-                             today=lambda: today).run(since=dates[0])
+            report = Scanner(demo_settings, db, policy, client, today=lambda: today,
+                             classifier=make_classifier(policy)).run(since=dates[0])
         echo(report.summary())
+    c = Classification
     with db.read() as conn:
-        rows = conn.execute(select(Record.pmid, Record.create_date, Record.is_retracted,
-                                   Record.title).order_by(Record.create_date, Record.pmid)).all()
-    echo(f"\nstored in {db.display_url}:")
-    for pmid, created, retracted, title in rows:
+        rows = conn.execute(
+            select(Record.pmid, Record.create_date, Record.is_retracted, Record.title,
+                   c.relevance_label, c.relevance_route, c.pem_label)
+            .outerjoin(c, (c.pmid == Record.pmid) & (c.policy_version == policy.version))
+            .order_by(Record.create_date, Record.pmid)).all()
+    echo(f"\nstored in {db.display_url} (relevance / route / PEM under {policy.version}):")
+    for pmid, created, retracted, title, label, route, pem in rows:
         flag = " [RETRACTED]" if retracted else ""
-        echo(f"  {pmid}  {created}  {title[:80]}{flag}")
+        echo(f"  {pmid}  {created}  {label or '-':<12} {route or '-':<12} {pem or '-':<14} "
+             f"{title[:60]}{flag}")
     info = status(db, policy)
     echo(f"\n{info['records']['total']} records, watermark {info['watermark']}, "
          f"policy {info['active_policy']} ({policy.sha256[:12]})")

@@ -52,7 +52,7 @@ class CaseDefinitionSpec(_Frozen):
 
 
 class PemSpec(_Frozen):
-    weak_as: Literal["required", "not_required", "unclear"] = "not_required"
+    weak_as: Literal["required", "not_required", "mixed", "unclear"] = "not_required"
     auto_confidence: float = Field(0.75, ge=0, le=1)
 
 
