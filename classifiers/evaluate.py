@@ -16,7 +16,7 @@ from .relevance import LABELS as RELEVANCE_LABELS
 PEM_LABELS = ("required", "not_required", "mixed", "unclear", "not_applicable")
 
 
-def _per_label(y_true: Sequence[str], y_pred: Sequence[str],
+def per_label(y_true: Sequence[str], y_pred: Sequence[str],
                labels: Sequence[str]) -> dict[str, Any]:
     p, r, f, s = precision_recall_fscore_support(y_true, y_pred, labels=list(labels),
                                                  zero_division=0)
@@ -58,7 +58,7 @@ def evaluate(examples: Sequence[Example], results: Sequence[dict[str, Any]],
     mecfs = [t == "mecfs" for t in rel_true]
     included = [r == "auto_include" for r in routes]
     report: dict[str, Any] = {"n": len(examples)}
-    report["relevance"] = _per_label(rel_true, rel_pred, RELEVANCE_LABELS)
+    report["relevance"] = per_label(rel_true, rel_pred, RELEVANCE_LABELS)
     report["relevance"]["routing"] = {
         "auto_routed": sum(r != "review" for r in routes) / max(len(routes), 1),
         "auto_include": routes.count("auto_include"), "review": routes.count("review"),
@@ -74,7 +74,7 @@ def evaluate(examples: Sequence[Example], results: Sequence[dict[str, Any]],
     if pem_rows:
         pem_true = [e.labels["pem"] for e, _ in pem_rows]
         pem_pred = [r["pem"]["label"] for _, r in pem_rows]
-        report["pem"] = _per_label(pem_true, pem_pred, PEM_LABELS)
+        report["pem"] = per_label(pem_true, pem_pred, PEM_LABELS)
         report["pem"]["auto_routed"] = sum(r["pem"]["route"] == "auto"
                                            for _, r in pem_rows) / len(pem_rows)
         report["pem"]["claims_without_evidence"] = sum(
@@ -86,7 +86,7 @@ def evaluate(examples: Sequence[Example], results: Sequence[dict[str, Any]],
     design_rows = [(e, r) for e, r in zip(examples, results, strict=True)
                    if e.labels.get("design")]
     if design_rows:
-        report["design"] = _per_label([e.labels["design"] for e, _ in design_rows],
+        report["design"] = per_label([e.labels["design"] for e, _ in design_rows],
                                       [r["study"]["design"] for _, r in design_rows], DESIGNS)
     report["relevance"]["errors"] = [
         {"pmid": e.paper.pmid, "expected": e.labels["relevance"],

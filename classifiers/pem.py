@@ -201,6 +201,29 @@ def _add_span(text: str, start: int, end: int, out: list[tuple[int, int]]) -> No
 # --- cue vocabulary ---------------------------------------------------------------------------
 
 _I = re.IGNORECASE
+
+
+def _required_literal(pattern: str) -> str:
+    """The longest run of ASCII letters and digits that every match of ``pattern`` contains.
+
+    Read from the pattern's top-level sequence only (never inside a branch, an optional
+    or repeated part, or a lookaround), lower-cased; "" when there is none or the pattern
+    cannot be read. Used as a cheap ``in`` test before the regex search.
+    """
+    try:
+        from re import _parser  # type: ignore[attr-defined]
+
+        parsed = _parser.parse(pattern, _I)
+    except Exception:  # any parser change: no prefilter, never a wrong one
+        return ""
+    best, run = "", ""
+    for op, arg in parsed:
+        if str(op) == "LITERAL" and chr(arg).isascii() and chr(arg).isalnum():
+            run += chr(arg).lower()
+        else:
+            best, run = max(best, run, key=len), ""
+    best = max(best, run, key=len)
+    return best if len(best) >= 3 else ""
 _PARTICIPANT = (
     r"\b(?:patients?|participants?|subjects?|individuals?|adults?|adolescents?|children|"
     r"youths?|teenagers?|cases?|people|persons?|women|men|females?|males?|volunteers?|"
@@ -407,6 +430,10 @@ class PemClassifier:
                         raise ValueError(f"{d.id}: bad pattern {p!r}: {exc}") from exc
         self.weak_as = weak_as
         self.auto_confidence = auto_confidence
+        # A literal each pattern cannot match without (see _required_literal): checking it
+        # with ``in`` on the lower-cased text skips most regex searches on a typical
+        # abstract, which names no definition, without changing any result.
+        self._literals = [_required_literal(p.pattern) for _, _, p in self._patterns]
 
     # -- public API ----------------------------------------------------------------------------
 
@@ -493,7 +520,10 @@ class PemClassifier:
         """Pattern matches per sentence index: overlaps resolved, same-definition runs merged."""
         starts = [s for s, _ in sentences]
         cands: list[_Mention] = []
-        for def_id, strong, pat in self._patterns:
+        lowered = text.lower()
+        for (def_id, strong, pat), literal in zip(self._patterns, self._literals, strict=True):
+            if literal and literal not in lowered:
+                continue
             for m in pat.finditer(text):
                 if m.end() > m.start():
                     cands.append(_Mention(def_id, m.start(), m.end(), strong))

@@ -25,6 +25,7 @@ from scanner import __version__
 
 from .datasets import Example, dataset_sha256
 from .embedding import Encoder, file_sha256
+from .evaluate import calibration, per_label
 from .relevance import LABELS, EmbeddingRelevance, RelevanceCascade, TfidfRelevance
 
 BAND = (0.02, 0.98)
@@ -156,6 +157,9 @@ def train(examples: Sequence[Example], out_dir: Path, *, encoder: Encoder | None
         "cross_validated": {
             "accuracy": float(np.mean([a == b for a, b in zip(oof_labels, y, strict=True)])),
             "embedding_share": float(used.mean()),
+            "relevance": per_label(y, oof_labels, LABELS),
+            "calibration": calibration(
+                scores, np.isin(y, ["mecfs", "adjacent"]).astype(float)),
         },
         "operating_points": points,
     }

@@ -781,3 +781,30 @@ def test_real_prevalence_study_goes_to_review(clf: PemClassifier,
     r = clf.classify(_texts(rec), cohort=True)
     assert r.label == "required" and r.route == "review"
     assert any("International Consensus Criteria" in u.evidence.text for u in r.definitions)
+
+
+def test_literal_prefilter_never_changes_a_result(clf: PemClassifier,
+                                                  definitions: list[Definition]) -> None:
+    """The ``in`` prefilter only skips searches that could not match: same results."""
+    import copy
+
+    from classifiers.pem import _required_literal
+
+    assert _required_literal(r"\bInternational\s+Consensus\s+Criteria\b") == "international"
+    assert _required_literal(r"(?:Fukuda|CDC)\s+criteria") == "criteria"
+    assert _required_literal(r"\b(?:CCC|ICC)\b") == ""
+    plain = copy.copy(clf)
+    plain._literals = [""] * len(clf._literals)
+    shared = Path(__file__).resolve().parents[2] / "shared" / "data"
+    texts: list[tuple[str, str]] = []
+    union = shared / "mecfs_records" / "openmecfs_union_records.jsonl"
+    if union.is_file():
+        for line in union.open(encoding="utf-8"):
+            d = json.loads(line)
+            texts.append((d.get("title") or "", d.get("abstract") or ""))
+    for rec in iter_pubmed_xml(REPO / "data" / "demo" / "pubmed_demo.xml"):
+        texts.append((rec.title, rec.abstract))
+    assert len(texts) >= 33
+    for title, abstract in texts:
+        t = {"title": title, "abstract": abstract}
+        assert clf.classify(t, cohort=True) == plain.classify(t, cohort=True)
