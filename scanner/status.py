@@ -17,7 +17,12 @@ from .store.records import count_records
 
 
 def _iso(value: dt.datetime | dt.date | None) -> str | None:
-    return value.isoformat() if value is not None else None
+    """ISO 8601; datetimes in UTC with their offset (SQLite returns them naive)."""
+    if value is None:
+        return None
+    if isinstance(value, dt.datetime) and value.tzinfo is None:
+        value = value.replace(tzinfo=dt.UTC)
+    return value.isoformat()
 
 
 def _run_json(run: Row[Any] | None) -> dict[str, Any] | None:

@@ -303,7 +303,7 @@ def test_cli_scan_and_status(tmp_path: Path, eutils_server: Any, db_url: str) ->
     assert data["records"]["total"] == 354
     assert data["watermark"] == "2021-06-10" and data["active_policy"] == "v0.1"
     assert data["last_scan"]["outcome"] == "succeeded"
-    assert data["last_scan"]["start"] and data["last_scan"]["end"]
+    assert data["last_scan"]["start"].endswith("+00:00") and data["last_scan"]["end"]
     assert data["classifications"] == {"v0.1": 354}
     assert "drafts" in data
 
