@@ -238,13 +238,15 @@ class _Handler(BaseHTTPRequestHandler):
     def _send(self, record: RequestRecord, response: r.Response,
               body_bytes: int | None = None) -> None:
         """Write status, headers and (all or ``body_bytes`` of) the body."""
+        # Recorded first: with an empty body the client has the whole answer as soon as
+        # the headers are flushed, and may read the request log before we get further.
+        record.status = response.status
         self.send_response(response.status)
         self.send_header("Content-Type", response.content_type)
         self.send_header("Content-Length", str(len(response.body)))
         for name, value in response.headers.items():
             self.send_header(name, value)
         self.end_headers()
-        record.status = response.status
         body = response.body if body_bytes is None else response.body[:body_bytes]
         if body:
             self.wfile.write(body)
