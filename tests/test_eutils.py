@@ -173,6 +173,33 @@ def test_recorded_error_bodies(tmp_path: Path, eutils_server: Any, shared_data: 
         assert len(eutils_server.requests) == 4
 
 
+QUOTED_NOT_FOUND = (
+    b'<?xml version="1.0" encoding="UTF-8" ?>\n<eSearchResult><Count>12</Count><RetMax>0</RetMax>'
+    b"<RetStart>0</RetStart><IdList/><TranslationSet/><QueryTranslation>fatigue[tiab]"
+    b"</QueryTranslation><WarningList><QuotedPhraseNotFound>\"myalgic encephalopahty\""
+    b"</QuotedPhraseNotFound><OutputMessage>Quoted phrase not found.</OutputMessage>"
+    b"</WarningList></eSearchResult>")
+
+
+def test_quoted_phrase_not_found_is_a_query_error(tmp_path: Path, eutils_server: Any) -> None:
+    """PubMed reports an unmatched quoted phrase in WarningList, and still runs the rest."""
+    with client_for(tmp_path, eutils_server, sleep=Sleeps()) as client:
+        eutils_server.faults.add("raw", body=QUOTED_NOT_FOUND)
+        with pytest.raises(QueryError, match="QuotedPhraseNotFound"):
+            client.esearch('"myalgic encephalopahty"[tiab] OR fatigue[tiab]', **WINDOW)
+    assert len(eutils_server.requests) == 1
+
+
+def test_no_items_found_is_a_valid_empty_answer(tmp_path: Path, eutils_server: Any) -> None:
+    body = (b"<eSearchResult><Count>0</Count><RetMax>0</RetMax><RetStart>0</RetStart><IdList/>"
+            b"<WarningList><OutputMessage>No items found.</OutputMessage></WarningList>"
+            b"</eSearchResult>")
+    with client_for(tmp_path, eutils_server) as client:
+        eutils_server.faults.add("raw", body=body)
+        found = client.esearch("x", **WINDOW)
+    assert found.count == 0 and found.warnings == ("No items found.",)
+
+
 def test_recorded_efetch_of_an_empty_set_is_valid(tmp_path: Path, eutils_server: Any,
                                                   shared_data: Path) -> None:
     body = (shared_data / "eutils_fixtures/metapub_pmid_xml/37909814.xml").read_bytes()

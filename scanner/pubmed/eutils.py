@@ -266,7 +266,15 @@ def _validate_esearch(body: bytes, content_type: str) -> SearchResult:
     if count_text is None or not count_text.strip().isdigit():
         raise BadResponse("eSearchResult without a Count")
     ids = tuple(i.text.strip() for i in root.findall("IdList/Id") if i.text)
-    warnings = tuple(_text(w) for w in root.findall("WarningList/*"))
+    warning_list = root.findall("WarningList/*")
+    quoted = [w for w in warning_list if w.tag == "QuotedPhraseNotFound"
+              or "quoted phrase not found" in _text(w).lower()]
+    if quoted:
+        problems = "; ".join(f"{w.tag}: {_text(w)}" for w in quoted)
+        raise QueryError(
+            f"PubMed could not run the query as written ({problems}); refusing to ingest "
+            "a broadened search. Fix the policy query.", endpoint="esearch")
+    warnings = tuple(_text(w) for w in warning_list)
     return SearchResult(
         count=int(count_text), ids=ids, webenv=root.findtext("WebEnv"),
         query_key=root.findtext("QueryKey"),
