@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import json
+import logging
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 from .errors import ScannerError
 from .policy import Policy
 from .pubmed.parse import ParsedRecord, iter_pubmed_xml
+
+log = logging.getLogger(__name__)
 
 CHUNK = 512
 
@@ -37,6 +40,17 @@ def _chunks(path: Path) -> Iterator[list[ParsedRecord]]:
                 chunk = []
     if chunk:
         yield chunk
+
+
+def policy_classifier(policy: Policy) -> Any:
+    """The policy's classifier, or None (with a warning) if it pins no trained model."""
+    if policy.relevance.artifact is None:
+        log.warning(f"policy {policy.version} pins no trained relevance model: records are "
+                    "stored but not classified")
+        return None
+    from classifiers.pipeline import PaperClassifier
+
+    return PaperClassifier(policy)
 
 
 def classify_file(policy: Policy, input_path: Path, output_path: Path | None,

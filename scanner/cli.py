@@ -45,18 +45,6 @@ class Context:
                              migrate=migrate)
 
 
-def make_classifier(policy: Policy) -> Any:
-    """The policy's classifier, or None (with a warning) if it pins no trained model."""
-    if policy.relevance.artifact is None:
-        logging.getLogger("scanner").warning(
-            f"policy {policy.version} pins no trained relevance model: records are stored "
-            "but not classified")
-        return None
-    from classifiers.pipeline import PaperClassifier
-
-    return PaperClassifier(policy)
-
-
 def _date(_ctx: Any, _param: Any, value: str | None) -> dt.date | None:
     if value is None:
         return None
@@ -111,9 +99,11 @@ def scan(obj: Context, since: dt.date | None, until: dt.date | None) -> None:
     settings = obj.settings
     policy = obj.policy()
     db = obj.database()
+    from .classify import policy_classifier
+
     with EutilsClient(settings.eutils) as client:
         report = Scanner(settings, db, policy, client,
-                         classifier=make_classifier(policy)).run(since, until)
+                         classifier=policy_classifier(policy)).run(since, until)
     click.echo(report.summary())
 
 

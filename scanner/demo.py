@@ -14,6 +14,7 @@ from pathlib import Path
 
 from sqlalchemy import select
 
+from .classify import policy_classifier
 from .config import Settings
 from .errors import ScannerError
 from .policy import load_policy
@@ -53,11 +54,9 @@ def run_demo(settings: Settings, *, database_url: str | None, keep: bool,
         db = open_database(url)
         policy = load_policy(settings.policy_dir, settings.policy.active)
         today = dates[-1] + dt.timedelta(days=1)
-        from .cli import make_classifier
-
         with EutilsClient(eutils) as client:
             report = Scanner(demo_settings, db, policy, client, today=lambda: today,
-                             classifier=make_classifier(policy)).run(since=dates[0])
+                             classifier=policy_classifier(policy)).run(since=dates[0])
         echo(report.summary())
     c = Classification
     with db.read() as conn:
