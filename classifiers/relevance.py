@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -28,7 +29,7 @@ from sklearn.linear_model import LogisticRegression
 
 from .embedding import Encoder
 from .paper import Paper
-from .terms import find_terms
+from .terms import TermHits, find_terms
 
 LABELS = ("mecfs", "adjacent", "not_relevant")
 ROUTES = ("auto_include", "review", "auto_exclude")
@@ -36,8 +37,14 @@ ROUTES = ("auto_include", "review", "auto_exclude")
 TERM_WEIGHT = 3.0
 
 
+@lru_cache(maxsize=8192)
+def paper_terms(paper: Paper) -> TermHits:
+    """The explicit-term hits of a paper, computed once however many stages ask."""
+    return find_terms(paper.title, paper.abstract, paper.mesh, paper.keywords)
+
+
 def term_features(papers: Sequence[Paper]) -> np.ndarray:
-    rows = [find_terms(p.title, p.abstract, p.mesh, p.keywords).as_features() for p in papers]
+    rows = [paper_terms(p).as_features() for p in papers]
     return np.asarray(rows, dtype=np.float64).reshape(len(papers), -1) * TERM_WEIGHT
 
 
@@ -170,8 +177,7 @@ class RelevanceCascade:
     def proba(self, papers: Sequence[Paper]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(class probabilities, used-embedding mask, explicit-ME/CFS mask)."""
         p = self.tfidf.predict_proba(papers)
-        explicit = np.asarray([find_terms(x.title, x.abstract, x.mesh, x.keywords).mecfs
-                               for x in papers], dtype=bool)
+        explicit = np.asarray([paper_terms(x).mecfs for x in papers], dtype=bool)
         score = 1.0 - p[:, LABELS.index("not_relevant")]
         lo, hi = self.band
         need = ((score >= lo) & (score <= hi)) | (explicit & (score < self.include_at))
