@@ -76,3 +76,34 @@ class ScanInProgressError(ScannerError):
     """Another scan holds the scan lock on this database."""
 
     exit_code = 6
+
+
+class ReviewError(ScannerError):
+    """A review-app request that cannot be done; carries the HTTP status to answer with."""
+
+    exit_code = 7
+    http_status = 400
+
+
+class NotFoundError(ReviewError):
+    """No such draft, paper or user."""
+
+    http_status = 404
+
+
+class PermissionDeniedError(ReviewError):
+    """Signed out, or the account's role does not allow this."""
+
+    http_status = 403
+
+
+class StaleDraftError(ReviewError):
+    """A save or decision based on a version of a draft that is no longer current."""
+
+    http_status = 409
+
+    def __init__(self, message: str, *, current_version: int,
+                 changes: dict[str, dict[str, object]]) -> None:
+        super().__init__(message)
+        self.current_version = current_version
+        self.changes = changes

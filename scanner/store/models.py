@@ -12,6 +12,7 @@ from sqlalchemy import (
     DateTime,
     Float,
     ForeignKey,
+    Index,
     Integer,
     LargeBinary,
     String,
@@ -158,4 +159,106 @@ class Classification(Base):
     design: Mapped[str] = mapped_column(String(20))
     human_participants: Mapped[bool | None] = mapped_column(Boolean)
     result: Mapped[dict[str, Any]]
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+
+
+class User(Base):
+    """A curator or admin account of the review app; the password hashed with Argon2id."""
+
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    username: Mapped[str] = mapped_column(String(80), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(200))
+    role: Mapped[str] = mapped_column(String(20))
+    disabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+
+
+class WebSession(Base):
+    """A signed-in browser: the cookie holds a random token, the store its sha256."""
+
+    __tablename__ = "web_sessions"
+
+    token_sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    csrf_token: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    expires_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+
+
+class Draft(Base):
+    """One paper's evidence entry: generated, edited by curators, approved or rejected.
+
+    ``version`` rises on every change (optimistic locking); ``published`` is the snapshot
+    taken at approval, which later edits or policy changes never rewrite.
+    """
+
+    __tablename__ = "drafts"
+    __table_args__ = (Index("ix_drafts_queue", "state", "priority", "id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    pmid: Mapped[str] = mapped_column(ForeignKey("records.pmid"), unique=True)
+    state: Mapped[str] = mapped_column(String(20))
+    version: Mapped[int] = mapped_column(Integer)
+    priority: Mapped[float] = mapped_column(Float)
+    fields: Mapped[dict[str, Any]]
+    generated: Mapped[dict[str, Any]]
+    flags: Mapped[list[Any]]
+    # The classification the draft was generated from, and copies of what the queue
+    # filters and sorts on (so a 10,000-draft queue needs no join).
+    classification_id: Mapped[int] = mapped_column(ForeignKey("classifications.id"))
+    content_hash: Mapped[str] = mapped_column(String(64))
+    policy_version: Mapped[str] = mapped_column(String(40))
+    title: Mapped[str] = mapped_column(Text)
+    pub_year: Mapped[int | None] = mapped_column(Integer)
+    create_date: Mapped[dt.date | None] = mapped_column(Date)
+    relevance_label: Mapped[str] = mapped_column(String(20))
+    relevance_score: Mapped[float] = mapped_column(Float)
+    relevance_route: Mapped[str] = mapped_column(String(20))
+    pem_label: Mapped[str] = mapped_column(String(20))
+    design: Mapped[str] = mapped_column(String(20))
+    retracted: Mapped[bool] = mapped_column(Boolean, default=False)
+    requeue_reason: Mapped[str | None] = mapped_column(Text)
+    reject_reason: Mapped[str | None] = mapped_column(Text)
+    published: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
+    decided_by: Mapped[str | None] = mapped_column(String(80))
+    decided_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    updated_by: Mapped[str] = mapped_column(String(80))
+
+
+class DraftEvent(Base):
+    """The audit trail: one append-only row per change to a draft (triggers refuse edits)."""
+
+    __tablename__ = "draft_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    draft_id: Mapped[int] = mapped_column(ForeignKey("drafts.id"), index=True)
+    pmid: Mapped[str] = mapped_column(String(12))
+    at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), index=True)
+    actor: Mapped[str] = mapped_column(String(80))
+    action: Mapped[str] = mapped_column(String(20))
+    from_version: Mapped[int | None] = mapped_column(Integer)
+    to_version: Mapped[int] = mapped_column(Integer)
+    from_state: Mapped[str | None] = mapped_column(String(20))
+    to_state: Mapped[str] = mapped_column(String(20))
+    detail: Mapped[dict[str, Any]]
+
+
+class LabelCorrection(Base):
+    """A curator's correction of a classifier label: a labelled example for training."""
+
+    __tablename__ = "label_corrections"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    pmid: Mapped[str] = mapped_column(ForeignKey("records.pmid"), index=True)
+    content_hash: Mapped[str] = mapped_column(String(64))
+    field: Mapped[str] = mapped_column(String(20))
+    old_value: Mapped[dict[str, Any]]
+    new_value: Mapped[dict[str, Any]]
+    policy_version: Mapped[str] = mapped_column(String(40))
+    curator: Mapped[str] = mapped_column(String(80))
+    note: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
