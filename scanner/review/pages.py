@@ -1,0 +1,258 @@
+"""The server-rendered pages: sign-in, queue, draft, audit, dashboard, export, users."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Form, Query, Request
+from fastapi.responses import RedirectResponse, Response
+
+from ..errors import ReviewError, StaleDraftError
+from ..export import FORMATS
+from ..store import drafts as store
+from ..store import users
+from . import auth
+from .dashboard import figures
+from .service import LABELS, Review
+
+router = APIRouter(include_in_schema=False)
+EXPORT_TYPES = {"json": ("application/json", "json"), "csv": ("text/csv", "csv"),
+                "bibtex": ("application/x-bibtex", "bib"),
+                "ris": ("application/x-research-info-systems", "ris"),
+                "markdown": ("text/markdown", "md")}
+
+
+def _render(request: Request, name: str, context: dict[str, Any], status: int = 200) -> Response:
+    templates = request.app.state.templates
+    return templates.TemplateResponse(request, name, context, status_code=status)
+
+
+def _review(request: Request) -> Review:
+    return request.app.state.review
+
+
+def _user(request: Request, role: str | None = None) -> auth.Curator:
+    return auth.require_user(request, request.app.state.db, role)
+
+
+def _safe_next(target: str | None) -> str:
+    if target and target.startswith("/") and not target.startswith("//"):
+        return target
+    return "/"
+
+
+# -- signing in and out -------------------------------------------------------------
+@router.get("/login")
+def login_form(request: Request, next: str | None = None) -> Response:
+    token = auth.login_token()
+    response = _render(request, "login.html", {"user": None, "login_token": token,
+                                               "next": _safe_next(next), "error": None})
+    response.set_cookie(auth.LOGIN_COOKIE, token, httponly=True, samesite="strict",
+                        secure=request.app.state.settings.review.secure_cookies, max_age=3600)
+    return response
+
+
+@router.post("/login")
+def login(request: Request, username: str = Form(""), password: str = Form(""),
+          login_token: str = Form(""), next: str = Form("/")) -> Response:
+    auth.check_login_csrf(request, login_token)
+    db = request.app.state.db
+    with db.write() as conn:
+        user = users.authenticate(conn, username.strip(), password)
+        if user is not None:
+            token, _csrf = users.start_session(conn, user.id,
+                                               request.app.state.settings.review.session_hours)
+    if user is None:
+        response = _render(request, "login.html", {
+            "user": None, "login_token": login_token, "next": _safe_next(next),
+            "error": "Wrong username or password."}, status=401)
+        return response
+    response = RedirectResponse(_safe_next(next), status_code=303)
+    settings = request.app.state.settings.review
+    response.set_cookie(auth.SESSION_COOKIE, token, httponly=True, samesite="lax",
+                        secure=settings.secure_cookies,
+                        max_age=int(settings.session_hours * 3600))
+    response.delete_cookie(auth.LOGIN_COOKIE)
+    return response
+
+
+@router.post("/logout")
+def logout(request: Request, csrf_token: str = Form("")) -> Response:
+    user = _user(request)
+    auth.check_csrf(request, user, csrf_token)
+    with request.app.state.db.write() as conn:
+        users.end_session(conn, user.session_token)
+    response = RedirectResponse("/login", status_code=303)
+    response.delete_cookie(auth.SESSION_COOKIE)
+    return response
+
+
+# -- the queue -------------------------------------------------------------------------
+def queue_filter(request: Request, state: str | None, pem: str | None, relevance: str | None,
+                 route: str | None, design: str | None, year_from: str | None,
+                 year_to: str | None, q: str | None, page: int) -> store.QueueFilter:
+    def year(value: str | None) -> int | None:
+        value = (value or "").strip()
+        if not value:
+            return None
+        if not value.isdigit() or len(value) != 4:
+            raise ReviewError(f"not a year: {value!r}")
+        return int(value)
+
+    return store.QueueFilter(
+        state=None if state == "all" else (state or "pending"), pem_label=pem or None,
+        relevance_label=relevance or None, relevance_route=route or None,
+        design=design or None, year_from=year(year_from), year_to=year(year_to),
+        search=(q or "").strip() or None, page=max(1, page),
+        per_page=request.app.state.settings.review.page_size)
+
+
+@router.get("/")
+def queue_page(request: Request, state: str | None = None, pem: str | None = None,
+               relevance: str | None = None, route: str | None = None,
+               design: str | None = None, year_from: str | None = None,
+               year_to: str | None = None, q: str | None = None,
+               page: int = Query(1, ge=1, le=100000)) -> Response:
+    user = _user(request)
+    f = queue_filter(request, state, pem, relevance, route, design, year_from, year_to, q, page)
+    rows, total = _review(request).queue(f)
+    params = {k: v for k, v in {"state": state, "pem": pem, "relevance": relevance,
+                                "route": route, "design": design, "year_from": year_from,
+                                "year_to": year_to, "q": q}.items() if v}
+    pages = max(1, -(-total // f.per_page))
+
+    def page_url(n: int) -> str:
+        return "/?" + urlencode({**params, "page": n})
+
+    return _render(request, "queue.html", {
+        "user": user, "rows": rows, "total": total, "page": f.page, "pages": pages,
+        "prev_url": page_url(f.page - 1) if f.page > 1 else None,
+        "next_url": page_url(f.page + 1) if f.page < pages else None,
+        "f": f, "state": state or "pending", "labels": LABELS,
+        "routes": ("auto_include", "review"), "params": params})
+
+
+# -- one paper ---------------------------------------------------------------------------
+def _paper_page(request: Request, user: auth.Curator, pmid: str, *, status: int = 200,
+                message: str | None = None, error: str | None = None,
+                stale: StaleDraftError | None = None,
+                unsaved: dict[str, str] | None = None) -> Response:
+    view = _review(request).paper(pmid)
+    return _render(request, "paper.html", {
+        "user": user, **view, "message": message, "error": error, "stale": stale,
+        "unsaved": unsaved or {}, "labels": LABELS, "editable": store.EDITABLE,
+        "definitions": request.app.state.review.policy.case_definitions}, status=status)
+
+
+@router.get("/papers/{pmid}")
+def paper_page(request: Request, pmid: str, saved: str | None = None) -> Response:
+    user = _user(request)
+    message = {"saved": "Saved.", "approved": "Approved.", "rejected": "Rejected.",
+               "corrected": "Correction recorded as a training example."}.get(saved or "")
+    return _paper_page(request, user, pmid, message=message)
+
+
+def _fields(form: Any) -> dict[str, str]:
+    return {k: str(form[k]) for k in store.EDITABLE if k in form}
+
+
+@router.post("/papers/{pmid}/{action}")
+async def paper_action(request: Request, pmid: str, action: str) -> Response:
+    form = await request.form()
+    from starlette.concurrency import run_in_threadpool
+    return await run_in_threadpool(_paper_action, request, pmid, action, form)
+
+
+def _paper_action(request: Request, pmid: str, action: str, form: Any) -> Response:
+    user = _user(request)
+    auth.check_csrf(request, user, str(form.get("csrf_token", "")))
+    review = _review(request)
+    fields = _fields(form)
+    try:
+        version = int(str(form.get("version", "")))
+    except ValueError:
+        raise ReviewError("the form has no draft version; reload the page") from None
+    try:
+        if action == "save":
+            review.save(pmid, version, fields, user.username)
+            done = "saved"
+        elif action == "approve":
+            review.approve(pmid, version, user.username, fields)
+            done = "approved"
+        elif action == "reject":
+            reason = str(form.get("reason", ""))
+            if not reason.strip():
+                return _paper_page(request, user, pmid, status=422, unsaved=fields,
+                                   error="Give a reason for the rejection.")
+            review.reject(pmid, version, user.username, reason, fields)
+            done = "rejected"
+        elif action == "correct":
+            review.correct(pmid, str(form.get("label", "")), str(form.get("value", "")),
+                           user.username, str(form.get("note", "")))
+            done = "corrected"
+        else:
+            raise ReviewError(f"unknown action {action!r}")
+    except StaleDraftError as exc:
+        return _paper_page(request, user, pmid, status=409, stale=exc, unsaved=fields,
+                           error=str(exc))
+    return RedirectResponse(f"/papers/{pmid}?saved={done}", status_code=303)
+
+
+# -- audit, dashboard, export, users ----------------------------------------------------
+@router.get("/audit")
+def audit_page(request: Request, page: int = Query(1, ge=1, le=100000)) -> Response:
+    user = _user(request)
+    with request.app.state.db.read() as conn:
+        events = store.events(conn, limit=100, offset=(page - 1) * 100)
+    return _render(request, "audit.html", {"user": user, "events": events, "page": page})
+
+
+@router.get("/dashboard")
+def dashboard_page(request: Request) -> Response:
+    user = _user(request)
+    return _render(request, "dashboard.html", {"user": user,
+                                               **figures(request.app.state.db)})
+
+
+@router.get("/export")
+def export_page(request: Request) -> Response:
+    user = _user(request)
+    with request.app.state.db.read() as conn:
+        n = len(store.published(conn))
+    return _render(request, "export.html", {"user": user, "formats": FORMATS, "count": n})
+
+
+@router.get("/export/{fmt}")
+def export_download(request: Request, fmt: str) -> Response:
+    _user(request)
+    if fmt not in EXPORT_TYPES:
+        raise ReviewError(f"unknown export format {fmt!r}")
+    body = _review(request).export(fmt)
+    media, ext = EXPORT_TYPES[fmt]
+    return Response(body, media_type=f"{media}; charset=utf-8", headers={
+        "Content-Disposition": f'attachment; filename="mecfs-atlas.{ext}"'})
+
+
+@router.get("/admin/users")
+def users_page(request: Request, error: str | None = None) -> Response:
+    user = _user(request, "admin")
+    with request.app.state.db.read() as conn:
+        rows = users.list_users(conn)
+    return _render(request, "users.html", {"user": user, "users": rows, "error": error})
+
+
+@router.post("/admin/users")
+def users_add(request: Request, csrf_token: str = Form(""), username: str = Form(""),
+              password: str = Form(""), role: str = Form("curator")) -> Response:
+    user = _user(request, "admin")
+    auth.check_csrf(request, user, csrf_token)
+    try:
+        with request.app.state.db.write() as conn:
+            users.add_user(conn, username.strip(), password, role)
+    except ReviewError as exc:
+        with request.app.state.db.read() as conn:
+            rows = users.list_users(conn)
+        return _render(request, "users.html", {"user": user, "users": rows,
+                                               "error": str(exc)}, status=422)
+    return RedirectResponse("/admin/users", status_code=303)
