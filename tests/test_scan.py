@@ -296,7 +296,7 @@ def test_cli_scan_and_status(tmp_path: Path, eutils_server: Any, db_url: str) ->
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip().splitlines() == [
         "scan succeeded: 2006-01-01..2021-06-10: 354 found, 354 new, 0 changed, 0 unchanged, "
-        "0 deleted, 0 missing, 354 classified; watermark 2021-06-10"]
+        "0 deleted, 0 missing, 354 classified, 42 drafted; watermark 2021-06-10"]
     st = subprocess.run(scanner_cmd(env, "status", "--json"), env=env, capture_output=True,
                         text=True, timeout=60)
     data = json.loads(st.stdout)
@@ -305,7 +305,7 @@ def test_cli_scan_and_status(tmp_path: Path, eutils_server: Any, db_url: str) ->
     assert data["last_scan"]["outcome"] == "succeeded"
     assert data["last_scan"]["start"].endswith("+00:00") and data["last_scan"]["end"]
     assert data["classifications"] == {"v0.1": 354}
-    assert "drafts" in data
+    assert data["drafts"] == {"pending": 42}
 
 
 def test_cli_failure_is_one_line_and_nonzero(tmp_path: Path, eutils_server: Any) -> None:
@@ -363,13 +363,13 @@ def test_sigkill_mid_batch_then_rescan_has_no_gap_and_no_duplicate(
 def test_demo_runs_offline_on_the_embedded_default(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SCANNER_", "NCBI_"))}
     db = tmp_path / "demo.sqlite"
-    out = subprocess.run([sys.executable, "-m", "scanner", "demo", "--database",
+    out = subprocess.run([sys.executable, "-m", "scanner", "demo", "--no-serve", "--database",
                           f"sqlite:///{db}"], cwd=REPO, env=env, capture_output=True,
                          text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     assert "scan succeeded: 2026-10-01..2026-10-29: 33 found, 33 new" in out.stdout
     assert "99000003  2026-10-02  mecfs" in out.stdout and "[RETRACTED]" in out.stdout
-    assert "33 classified" in out.stdout
+    assert "33 classified" in out.stdout and "drafts: 30 pending" in out.stdout
     with open_database(f"sqlite:///{db}").read() as conn:
         assert conn.execute(select(func.count()).select_from(Record)).scalar_one() == 33
 
