@@ -35,10 +35,10 @@ def definition_names(policy: Policy) -> dict[str, str]:
 def generate(record: Any, classification: dict[str, Any], policy: Policy,
              accessed: dt.date) -> tuple[DraftContent, list[dict[str, Any]]]:
     """The draft of one paper and its wording flags."""
-    content = build_draft(record._asdict() if hasattr(record, "_asdict") else dict(record),
-                          classification, definition_names=definition_names(policy),
+    fields = record._asdict() if hasattr(record, "_asdict") else dict(record)
+    content = build_draft(fields, classification, definition_names=definition_names(policy),
                           accessed=accessed, content_hash=record.content_hash)
-    flags = check_wording(content.fields, content.sentences, classification)
+    flags = check_wording(content.fields, content.sentences, classification, record=fields)
     return content, [asdict(f) for f in flags]
 
 

@@ -88,9 +88,10 @@ class Review:
 
     # -- changing --------------------------------------------------------------------
     def _flags(self, generated: Mapping[str, Any], fields: Mapping[str, str],
-               result: Mapping[str, Any]) -> list[dict[str, Any]]:
+               result: Mapping[str, Any], record: Mapping[str, Any]) -> list[dict[str, Any]]:
         content = DraftContent.from_json(dict(generated))
-        return [asdict(f) for f in check_wording(fields, content.sentences, result)]
+        return [asdict(f) for f in check_wording(fields, content.sentences, result,
+                                                 record=record)]
 
     def save(self, pmid: str, version: int, fields: Mapping[str, str], user: str) -> int:
         with self.db.write() as conn:
@@ -103,7 +104,9 @@ class Review:
         merged = {**draft.fields, **fields}
         result = conn.execute(select(Classification.result).where(
             Classification.id == draft.classification_id)).scalar_one()
-        flags = self._flags(draft.generated, merged, result)
+        record = conn.execute(select(Record.title, Record.abstract)
+                              .where(Record.pmid == pmid)).one()._asdict()
+        flags = self._flags(draft.generated, merged, result, record)
         return store.save(conn, pmid, expected_version=version, fields=fields, flags=flags,
                           actor=user)
 
