@@ -101,9 +101,8 @@ def main() -> None:
         proc = subprocess.Popen([sys.executable, "-m", "scanner", "--config",
                                  str(directory / "config.toml"), "serve", "--port", str(port)],
                                 cwd=REPO, env=env)
-        base = f"https://127.0.0.1:{port}"
         try:
-            with httpx.Client(base_url=base.replace("https", "http"), timeout=30) as client:
+            with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
                 deadline = time.monotonic() + 60
                 while True:
                     try:
@@ -114,10 +113,13 @@ def main() -> None:
                             raise
                         time.sleep(0.2)
                 token = re.search(r'name="login_token" value="([^"]+)"', page.text).group(1)  # type: ignore[union-attr]
+                # The cookies are Secure: browsers send them to http://127.0.0.1, httpx
+                # does not, so they are passed by hand.
                 r = client.post("/login", data={"username": "alice", "password": PASSWORD,
-                                                "login_token": token, "next": "/"})
-                session = r.cookies.get("scanner_session")
-                client.cookies.set("scanner_session", session or "")
+                                                "login_token": token, "next": "/"},
+                                headers={"Cookie": "scanner_login="
+                                         + page.cookies["scanner_login"]})
+                client.headers["Cookie"] = f"scanner_session={r.cookies['scanner_session']}"
                 pmids = [m for m in re.findall(r'href="/papers/(\d+)"', client.get("/").text)]
                 rng = random.Random(1)
                 cases: dict[str, Any] = {

@@ -439,3 +439,39 @@ def test_openapi_describes_the_api(app: tuple[TestClient, Database]) -> None:
                  "/api/export", "/api/session", "/api/events"):
         assert path in spec["paths"], path
     assert "/papers/{pmid}" not in spec["paths"]
+
+
+def test_api_reject_correct_and_permissions(app: tuple[TestClient, Database]) -> None:
+    client, db = app
+    pmid = pending_pmids(db)[0]
+    for method, path in (("get", "/api/drafts"), ("get", f"/api/drafts/{pmid}"),
+                         ("get", "/api/events"), ("get", "/api/export"),
+                         ("post", f"/api/drafts/{pmid}/reject")):
+        kwargs = {"json": {}} if method == "post" else {}
+        assert getattr(client, method)(path, **kwargs).status_code == 401, path
+    token = api_session(client, "bob")
+    headers = {"X-CSRF-Token": token, "If-Match": client.get(f"/api/drafts/{pmid}")
+               .headers["etag"]}
+    no_reason = client.post(f"/api/drafts/{pmid}/reject", json={}, headers=headers)
+    assert no_reason.status_code == 400 and "reason" in no_reason.json()["detail"]
+    rejected = client.post(f"/api/drafts/{pmid}/reject", json={"reason": "Duplicate."},
+                           headers=headers)
+    assert rejected.status_code == 200 and rejected.json()["state"] == "rejected"
+    with db.read() as conn:
+        current = store.get(conn, pmid).relevance_label
+    other = "adjacent" if current != "adjacent" else "mecfs"
+    corrected = client.post(f"/api/drafts/{pmid}/corrections",
+                            json={"label": "relevance", "value": other},
+                            headers={"X-CSRF-Token": token})
+    assert corrected.status_code == 200
+    same = client.post(f"/api/drafts/{pmid}/corrections",
+                       json={"label": "relevance", "value": other},
+                       headers={"X-CSRF-Token": token})
+    assert same.status_code == 400 and "already" in same.json()["detail"]
+    with db.read() as conn:
+        rows = store.corrections(conn, pmid)
+    assert [(r.curator, r.old_value, r.new_value) for r in rows] == [
+        ("bob", {"value": current}, {"value": other})]
+    assert client.post("/api/session", json={"username": "bob", "password": "nope"}
+                       ).status_code == 401
+    assert client.get("/api/events").json()[0]["actor"] in ("bob",)

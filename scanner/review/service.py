@@ -158,6 +158,9 @@ class Review:
             else:
                 raise ReviewError(f"cannot correct {label!r}: one of relevance, pem, design, "
                                   "definitions")
+            earlier = [c for c in store.corrections(conn, pmid) if c.field == label]
+            if earlier:     # corrected before: the latest correction is the label now
+                old = earlier[-1].new_value["value"]
             if old == new:
                 raise ReviewError(f"the {label} label is already {value!r}")
             store.correct_label(conn, pmid, label=label, old=old, new=new, actor=user,

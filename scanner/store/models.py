@@ -202,9 +202,6 @@ class Draft(Base):
     state: Mapped[str] = mapped_column(String(20))
     version: Mapped[int] = mapped_column(Integer)
     priority: Mapped[float] = mapped_column(Float)
-    fields: Mapped[dict[str, Any]]
-    generated: Mapped[dict[str, Any]]
-    flags: Mapped[list[Any]]
     # The classification the draft was generated from, and copies of what the queue
     # filters and sorts on (so a 10,000-draft queue needs no join).
     classification_id: Mapped[int] = mapped_column(ForeignKey("classifications.id"))
@@ -221,12 +218,16 @@ class Draft(Base):
     retracted: Mapped[bool] = mapped_column(Boolean, default=False)
     requeue_reason: Mapped[str | None] = mapped_column(Text)
     reject_reason: Mapped[str | None] = mapped_column(Text)
-    published: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
     decided_by: Mapped[str | None] = mapped_column(String(80))
     decided_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
     updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
     updated_by: Mapped[str] = mapped_column(String(80))
+    # Large JSON last (the migration's physical order): queue reads skip their overflow.
+    fields: Mapped[dict[str, Any]]
+    generated: Mapped[dict[str, Any]]
+    flags: Mapped[list[Any]]
+    published: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
 
 
 class DraftEvent(Base):
@@ -262,3 +263,47 @@ class LabelCorrection(Base):
     curator: Mapped[str] = mapped_column(String(80))
     note: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+
+
+class DaemonState(Base):
+    """What the daemon holding a lease is doing, for ``scanner status`` in another process.
+
+    Written only by the lease holder; ``current`` is the job in hand (a holder that dies
+    with one set has it recorded as ``crashed`` by the daemon that takes over).
+    """
+
+    __tablename__ = "daemon_state"
+
+    name: Mapped[str] = mapped_column(String(40), primary_key=True)
+    owner: Mapped[str] = mapped_column(String(200))
+    state: Mapped[str] = mapped_column(String(20))
+    started_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    heartbeat_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    schedule: Mapped[dict[str, Any]]
+    current: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
+    last_run: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
+    next_runs: Mapped[dict[str, Any]]
+    recent: Mapped[list[Any]]
+    consecutive_failures: Mapped[int] = mapped_column(Integer)
+    total_failures: Mapped[int] = mapped_column(Integer)
+
+
+class PolicyState(Base):
+    """A policy version's place in its lifecycle: draft, active (one at most) or retired.
+
+    Written by ``scanner policy activate``; a version with no row is a draft (a file in
+    ``policies/`` not yet activated). ``sha256`` is the file's hash when it was recorded.
+    """
+
+    __tablename__ = "policy_states"
+
+    version: Mapped[str] = mapped_column(String(40), primary_key=True)
+    policy_id: Mapped[str] = mapped_column(String(80))
+    sha256: Mapped[str] = mapped_column(String(64))
+    state: Mapped[str] = mapped_column(String(20), index=True)
+    activated_by: Mapped[str | None] = mapped_column(String(80))
+    activated_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    retired_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    note: Mapped[str | None] = mapped_column(Text)
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
