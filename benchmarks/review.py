@@ -32,7 +32,13 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from scanner.store.db import open_database  # noqa: E402
-from scanner.store.models import Classification, Draft, DraftEvent, Record  # noqa: E402
+from scanner.store.models import (  # noqa: E402
+    Classification,
+    Draft,
+    DraftBody,
+    DraftEvent,
+    Record,
+)
 from tests.review_helpers import PASSWORD, build_demo  # noqa: E402
 
 
@@ -44,6 +50,7 @@ def replicate(url: str, target: int, seed: int = 7) -> None:
         records = {r.pmid: r._asdict() for r in conn.execute(select(Record.__table__))}
         classes = {c.id: c._asdict() for c in conn.execute(select(Classification.__table__))}
         drafts = [d._asdict() for d in conn.execute(select(Draft.__table__))]
+        bodies = {b.draft_id: b._asdict() for b in conn.execute(select(DraftBody.__table__))}
     n = len(drafts)
     pmid = 80_000_000
     with db.write() as conn:
@@ -60,14 +67,16 @@ def replicate(url: str, target: int, seed: int = 7) -> None:
                 batch_c.append(cls)
                 d = {**template, "pmid": p, "pub_year": rec["pub_year"],
                      "priority": round(rng.random() * 4, 6), "title": f"{rec['title']} #{p}"}
-                d.pop("id")
+                d["body"] = bodies[d.pop("id")]
                 batch_d.append(d)
             conn.execute(insert(Record), batch_r)
             ids = [conn.execute(insert(Classification).values(**c).returning(Classification.id))
                    .scalar_one() for c in batch_c]
             for d, cid in zip(batch_d, ids, strict=True):
                 d["classification_id"] = cid
+                body = d.pop("body")
                 did = conn.execute(insert(Draft).values(**d).returning(Draft.id)).scalar_one()
+                conn.execute(insert(DraftBody).values(**{**body, "draft_id": did}))
                 conn.execute(insert(DraftEvent).values(
                     draft_id=did, pmid=d["pmid"], at=d["created_at"], actor="scanner",
                     action="created", from_version=None, to_version=1, from_state=None,

@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import Connection, Row, and_, func, insert, null, or_, select, update
 
 from ..errors import NotFoundError, ReviewError, StaleDraftError
-from .models import Draft, DraftEvent, LabelCorrection
+from .models import Draft, DraftBody, DraftEvent, LabelCorrection
 from .runs import utcnow
 
 STATES = ("pending", "approved", "rejected")
@@ -85,15 +85,22 @@ def queue(conn: Connection, f: QueueFilter) -> tuple[list[Any], int]:
     return list(rows), int(total)
 
 
+def _full() -> Any:
+    """A draft's row with its body's columns."""
+    return (select(Draft.__table__, DraftBody.fields, DraftBody.generated, DraftBody.flags,
+                   DraftBody.published)
+            .join(DraftBody, DraftBody.draft_id == Draft.id))
+
+
 def get(conn: Connection, pmid: str) -> Row[Any]:
-    row = conn.execute(select(Draft.__table__).where(Draft.pmid == pmid)).first()
+    row = find(conn, pmid)
     if row is None:
         raise NotFoundError(f"no draft for PMID {pmid}")
     return row
 
 
 def find(conn: Connection, pmid: str) -> Row[Any] | None:
-    return conn.execute(select(Draft.__table__).where(Draft.pmid == pmid)).first()
+    return conn.execute(_full().where(Draft.pmid == pmid)).first()
 
 
 def _event(conn: Connection, draft: Row[Any] | None, *, draft_id: int, pmid: str, actor: str,
@@ -130,14 +137,21 @@ def _check_version(conn: Connection, draft: Row[Any], expected: int) -> None:
         current_version=draft.version, changes=changes)
 
 
+BODY = ("fields", "generated", "flags", "published")
+
+
 def _bump(conn: Connection, draft: Row[Any], values: Mapping[str, Any]) -> None:
     """Update guarded by the version read, so a concurrent writer cannot be overwritten."""
+    head = {k: v for k, v in values.items() if k not in BODY}
+    body = {k: v for k, v in values.items() if k in BODY}
     result = conn.execute(update(Draft).where(Draft.id == draft.id,
                                               Draft.version == draft.version)
-                          .values(version=draft.version + 1, **values))
+                          .values(version=draft.version + 1, **head))
     if result.rowcount != 1:
         raise StaleDraftError("this draft changed while your change was being saved",
                               current_version=draft.version + 1, changes={})
+    if body:
+        conn.execute(update(DraftBody).where(DraftBody.draft_id == draft.id).values(**body))
 
 
 def create(conn: Connection, *, pmid: str, classification: Row[Any], record: Row[Any],
@@ -148,15 +162,16 @@ def create(conn: Connection, *, pmid: str, classification: Row[Any], record: Row
     values = {
         "pmid": pmid, "state": "pending", "version": 1,
         "priority": priority(c.relevance_route, c.relevance_score, c.pem_route),
-        "fields": dict(fields), "generated": dict(generated), "flags": list(flags),
         "classification_id": c.id, "content_hash": c.content_hash,
         "policy_version": c.policy_version, "title": record.title, "pub_year": record.pub_year,
         "create_date": record.create_date, "relevance_label": c.relevance_label,
         "relevance_score": c.relevance_score, "relevance_route": c.relevance_route,
         "pem_label": c.pem_label, "design": c.design, "retracted": bool(record.is_retracted),
-        "created_at": now, "updated_at": now, "updated_by": actor,
+        "created_at": now, "updated_at": now, "updated_by": actor, "has_published": False,
     }
     draft_id = conn.execute(insert(Draft).values(**values).returning(Draft.id)).scalar_one()
+    conn.execute(insert(DraftBody).values(draft_id=draft_id, fields=dict(fields),
+                                          generated=dict(generated), flags=list(flags)))
     _event(conn, None, draft_id=draft_id, pmid=pmid, actor=actor, now=now, action="created",
            to_version=1, to_state="pending",
            detail={"classification_id": c.id, "policy_version": c.policy_version,
@@ -259,6 +274,7 @@ def decide(conn: Connection, pmid: str, *, decision: str, expected_version: int,
         values["published"] = dict(snapshot)
     else:
         values["published"] = null()    # SQL NULL, not a JSON null
+    values["has_published"] = decision == "approved"
     _bump(conn, draft, values)
     _event(conn, draft, draft_id=draft.id, pmid=pmid, actor=actor, now=now, action=decision,
            to_version=draft.version + 1,
@@ -304,9 +320,10 @@ def counts_by_state(conn: Connection) -> dict[str, int]:
 
 def published(conn: Connection) -> list[Row[Any]]:
     """Entries with a published (approved) snapshot, by PMID."""
-    return list(conn.execute(select(Draft.pmid, Draft.published, Draft.decided_by,
+    return list(conn.execute(select(Draft.pmid, DraftBody.published, Draft.decided_by,
                                     Draft.decided_at, Draft.state, Draft.version)
-                             .where(Draft.published.is_not(None))
+                             .join(DraftBody, DraftBody.draft_id == Draft.id)
+                             .where(Draft.has_published.is_(True))
                              .order_by(Draft.pmid)).all())
 
 

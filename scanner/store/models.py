@@ -190,8 +190,8 @@ class WebSession(Base):
 class Draft(Base):
     """One paper's evidence entry: generated, edited by curators, approved or rejected.
 
-    ``version`` rises on every change (optimistic locking); ``published`` is the snapshot
-    taken at approval, which later edits or policy changes never rewrite.
+    ``version`` rises on every change (optimistic locking); the text lives in
+    ``draft_bodies``.
     """
 
     __tablename__ = "drafts"
@@ -223,7 +223,19 @@ class Draft(Base):
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
     updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
     updated_by: Mapped[str] = mapped_column(String(80))
-    # Large JSON last (the migration's physical order): queue reads skip their overflow.
+    has_published: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class DraftBody(Base):
+    """A draft's large parts, apart from ``drafts`` so that queue scans read narrow rows.
+
+    ``published`` is the snapshot taken at approval, which later edits or policy changes
+    never rewrite.
+    """
+
+    __tablename__ = "draft_bodies"
+
+    draft_id: Mapped[int] = mapped_column(ForeignKey("drafts.id"), primary_key=True)
     fields: Mapped[dict[str, Any]]
     generated: Mapped[dict[str, Any]]
     flags: Mapped[list[Any]]

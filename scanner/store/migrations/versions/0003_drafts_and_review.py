@@ -102,8 +102,25 @@ def upgrade() -> None:
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("updated_by", sa.String(length=80), nullable=False),
-        # The large JSON columns last: SQLite then reads the queue columns without
-        # walking their overflow pages.
+        sa.Column("has_published", sa.Boolean(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["classification_id"],
+            ["classifications.id"],
+        ),
+        sa.ForeignKeyConstraint(
+            ["pmid"],
+            ["records.pmid"],
+        ),
+        sa.PrimaryKeyConstraint("id"),
+        sa.UniqueConstraint("pmid"),
+    )
+    with op.batch_alter_table("drafts", schema=None) as batch_op:
+        batch_op.create_index("ix_drafts_queue", ["state", "priority", "id"], unique=False)
+
+    # The large parts apart: queue scans then read narrow rows.
+    op.create_table(
+        "draft_bodies",
+        sa.Column("draft_id", sa.Integer(), nullable=False),
         sa.Column(
             "fields",
             sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
@@ -124,19 +141,9 @@ def upgrade() -> None:
             sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
             nullable=True,
         ),
-        sa.ForeignKeyConstraint(
-            ["classification_id"],
-            ["classifications.id"],
-        ),
-        sa.ForeignKeyConstraint(
-            ["pmid"],
-            ["records.pmid"],
-        ),
-        sa.PrimaryKeyConstraint("id"),
-        sa.UniqueConstraint("pmid"),
+        sa.ForeignKeyConstraint(["draft_id"], ["drafts.id"]),
+        sa.PrimaryKeyConstraint("draft_id"),
     )
-    with op.batch_alter_table("drafts", schema=None) as batch_op:
-        batch_op.create_index("ix_drafts_queue", ["state", "priority", "id"], unique=False)
 
     op.create_table(
         "draft_events",
@@ -194,6 +201,7 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_draft_events_draft_id"))
         batch_op.drop_index(batch_op.f("ix_draft_events_at"))
 
+    op.drop_table("draft_bodies")
     op.drop_table("draft_events")
     with op.batch_alter_table("drafts", schema=None) as batch_op:
         batch_op.drop_index("ix_drafts_queue")
