@@ -15,7 +15,15 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from .errors import ConfigError
 
@@ -111,11 +119,54 @@ class ScanSettings(_Section):
 class ScheduleSettings(_Section):
     scan_cron: str = Field("0 6 * * *", description="UTC cron for the scan (daemon).")
     sweep_cron: str = Field("0 8 * * 0", description="UTC cron for the revision sweep.")
+    sweep_limit: int = Field(
+        0, ge=0, description="Records a sweep re-checks, oldest-checked first; 0: all.")
+    misfire_grace_seconds: int = Field(
+        21_600, ge=1, description="A run missed by up to this long still runs (once).")
+    retry_seconds: int = Field(
+        900, ge=0, description="First retry after a failed run, doubled per failure "
+        "(at most 6 h); 0: wait for the next scheduled run.")
+    lease_ttl_seconds: float = Field(
+        60.0, ge=1, description="Daemon lease: a standby takes over this long after the "
+        "last heartbeat (at once when the holder's process on this host is gone).")
+    heartbeat_seconds: float = Field(
+        10.0, gt=0, description="How often the daemon renews its lease and a standby "
+        "checks it; below lease_ttl_seconds.")
+    stop_timeout_seconds: float = Field(
+        25.0, gt=0, le=3600, description="After SIGTERM, how long the run in hand may take "
+        "to reach a batch boundary before its batch is abandoned and the daemon exits.")
+
+    @field_validator("scan_cron", "sweep_cron")
+    @classmethod
+    def _cron_parses(cls, value: str) -> str:
+        from apscheduler.triggers.cron import CronTrigger
+
+        try:
+            CronTrigger.from_crontab(value, timezone=dt.UTC)
+        except ValueError as exc:
+            raise ValueError(f"not a 5-field cron expression: {value!r} ({exc})") from None
+        return value
+
+    @model_validator(mode="after")
+    def _heartbeat_within_ttl(self) -> ScheduleSettings:
+        if self.heartbeat_seconds >= self.lease_ttl_seconds:
+            raise ValueError("heartbeat_seconds must be below lease_ttl_seconds")
+        return self
 
 
 class PolicySettings(_Section):
     dir: str = Field("policies", description="Policy directory, relative to the config file.")
     active: str = Field("v0.1", description="Version of the active policy.")
+
+
+class ReviewSettings(_Section):
+    host: str = Field("127.0.0.1", description="Address `scanner serve` listens on.")
+    port: int = Field(8000, ge=1, le=65535, description="Port `scanner serve` listens on.")
+    session_hours: float = Field(12.0, gt=0, description="Sign-in lifetime in hours.")
+    secure_cookies: bool = Field(
+        True, description="Mark the session cookie Secure (browsers still send it to "
+                          "http://localhost and 127.0.0.1).")
+    page_size: int = Field(50, ge=5, le=500, description="Drafts per queue page.")
 
 
 class Settings(_Section):
@@ -124,6 +175,7 @@ class Settings(_Section):
     scan: ScanSettings = ScanSettings()
     schedule: ScheduleSettings = ScheduleSettings()
     policy: PolicySettings = PolicySettings()
+    review: ReviewSettings = ReviewSettings()
     #: Directory of the config file; relative paths in settings resolve against it.
     root: Path = Field(Path("."), exclude=True)
 

@@ -9,9 +9,10 @@ from sqlalchemy import Row, func, select
 
 from . import __version__
 from .policy import Policy
-from .store import leases, runs
+from .store import daemon_state, leases, runs
 from .store.classifications import counts_by_policy
 from .store.db import Database
+from .store.drafts import counts_by_state
 from .store.models import FetchBacklog, Record, RecordVersion
 from .store.records import count_records
 
@@ -46,7 +47,10 @@ def status(db: Database, policy: Policy) -> dict[str, Any]:
         watermark = runs.get_watermark(conn, policy.query_sha256)
         last = runs.last_run(conn)
         classifications = counts_by_policy(conn)
+        drafts = counts_by_state(conn)
         recent = [r.outcome for r in runs.recent_runs(conn, 10)]
+        last_recheck = runs.last_run(conn, "recheck")
+        daemon = daemon_state.describe(conn)
     failures = 0
     for outcome in recent:
         if outcome == "succeeded":
@@ -63,9 +67,11 @@ def status(db: Database, policy: Policy) -> dict[str, Any]:
         "active_policy": policy.version,
         "policy": {"id": policy.id, "version": policy.version, "sha256": policy.sha256},
         "classifications": classifications,
-        "drafts": {},
+        "drafts": drafts,
         "watermark": _iso(watermark),
         "last_scan": _run_json(last),
+        "last_recheck": _run_json(last_recheck),
+        "daemon": daemon,
         "recent_outcomes": recent,
         "consecutive_failures": failures,
         "backlog": {"pending": backlog.get("pending", 0), "gone": backlog.get("gone", 0)},
