@@ -9,7 +9,8 @@ the outcome; PEM status is read from the text by rules with exact evidence spans
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import dataclasses
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +21,9 @@ from scanner.errors import PolicyError
 from scanner.policy import Policy
 
 from .design import classify_design
+from .document import FullText, from_plain
 from .embedding import Encoder, file_sha256
+from .fulltext_reader import classify_with_fulltext
 from .paper import Paper
 from .pem import Definition, PemClassifier
 from .relevance import RelevanceCascade
@@ -72,7 +75,16 @@ class PaperClassifier:
             weak_as=policy.pem.weak_as, auto_confidence=policy.pem.auto_confidence)
 
     def classify(self, papers: Sequence[Paper],
-                 fulltexts: Sequence[str | None] | None = None) -> list[dict[str, Any]]:
+                 fulltexts: Sequence[str | FullText | None] | None = None, *,
+                 missing: Mapping[str, str] | None = None) -> list[dict[str, Any]]:
+        """One contract-exact result per paper.
+
+        ``fulltexts`` (one per paper, or None): under a policy without ``[fulltext]`` every
+        given text is read whole as a third source (policy v0.1); under one with it, only a
+        paper whose abstract label is in ``escalate_labels`` reads its full text's methods
+        passages (``classifiers/fulltext_reader.py``); one without a full text keeps its
+        label, with ``missing[pmid]`` (why there is none) added to the reason.
+        """
         relevance = self.relevance.classify(papers)
         out = []
         for i, (paper, rel) in enumerate(zip(papers, relevance, strict=True)):
@@ -84,9 +96,23 @@ class PaperClassifier:
                                    or design.human_participants is False
                                    else design.human_participants)
             texts = {"title": paper.title, "abstract": paper.abstract}
-            if fulltexts is not None and fulltexts[i]:
-                texts["fulltext"] = fulltexts[i] or ""
-            pem = self.pem.classify(texts, cohort=cohort)
+            given = fulltexts[i] if fulltexts is not None else None
+            spec = self.policy.fulltext
+            if spec is None:                      # policy v0.1: the whole text, as given
+                if given:
+                    texts["fulltext"] = given.text if isinstance(given, FullText) else given
+                pem = self.pem.classify(texts, cohort=cohort)
+            else:
+                pem = self.pem.classify(texts, cohort=cohort)
+                if pem.label in spec.escalate_labels and cohort is not False and (
+                        fulltexts is not None or missing):
+                    doc = from_plain(given) if isinstance(given, str) else given
+                    if doc is not None and doc.text:
+                        pem = classify_with_fulltext(self.pem, texts, doc, cohort=cohort)
+                    else:
+                        why = (missing or {}).get(paper.pmid, "no full text available")
+                        pem = dataclasses.replace(
+                            pem, reason=pem.reason.rstrip(".") + f"; {why}.")
             out.append({
                 "pmid": paper.pmid,
                 "policy": self.policy.stamp,

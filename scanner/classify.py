@@ -56,7 +56,7 @@ def policy_classifier(policy: Policy) -> Any:
 def classify_file(policy: Policy, input_path: Path, output_path: Path | None,
                   fulltext_dir: Path | None = None) -> int:
     """Classify every record of ``input_path``; returns how many were written."""
-    from classifiers.fulltext import read_fulltext
+    from classifiers.fulltext import read_fulltext, read_fulltext_document
     from classifiers.paper import Paper
     from classifiers.pipeline import PaperClassifier
 
@@ -69,10 +69,15 @@ def classify_file(policy: Policy, input_path: Path, output_path: Path | None,
     with _output(output_path) as out:
         for chunk in _chunks(input_path):
             papers = [Paper.from_record(r) for r in chunk]
-            fulltexts = None
-            if fulltext_dir is not None:
+            fulltexts: list[Any] | None = None
+            missing: dict[str, str] | None = None
+            if fulltext_dir is not None and policy.fulltext is None:
                 fulltexts = [read_fulltext(fulltext_dir, p.pmid) for p in papers]
-            for result in classifier.classify(papers, fulltexts):
+            elif fulltext_dir is not None:
+                fulltexts = [read_fulltext_document(fulltext_dir, p.pmid) for p in papers]
+                missing = {p.pmid: f"no full text {p.pmid}.xml or {p.pmid}.txt in the "
+                           "full-text directory" for p in papers}
+            for result in classifier.classify(papers, fulltexts, missing=missing):
                 out.write(json.dumps(result, ensure_ascii=False) + "\n")
                 count += 1
     return count

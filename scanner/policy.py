@@ -56,6 +56,19 @@ class PemSpec(_Frozen):
     auto_confidence: float = Field(0.75, ge=0, le=1)
 
 
+class FulltextSpec(_Frozen):
+    """``[fulltext]``: whether and how full text is read (absent: policy v0.1 behaviour, no
+    escalation in scans; ``classify --fulltext`` reads the whole text as given)."""
+
+    #: scans fetch open-access full text (PMC JATS via efetch db=pmc) for escalated papers
+    escalate: bool = True
+    #: abstract-based PEM labels that send a paper with ME/CFS participants to its full text
+    escalate_labels: tuple[Literal["unclear", "not_required", "mixed"], ...] = ("unclear",)
+    sources: tuple[Literal["pmc"], ...] = ("pmc",)
+    #: the passage reader's version (classifiers/fulltext_reader.py READERS)
+    reader: Literal["passages-1"] = "passages-1"
+
+
 class OperatingPoint(_Frozen):
     """Relevance thresholds on the calibrated score, with the figures that chose them."""
 
@@ -99,6 +112,7 @@ class Policy(_Frozen):
     case_definitions: tuple[CaseDefinitionSpec, ...] = ()
     pem: PemSpec = PemSpec()
     relevance: RelevanceSpec = RelevanceSpec()
+    fulltext: FulltextSpec | None = None
     #: sha256 of the file's bytes, set by :func:`load_policy`.
     sha256: str = ""
     #: the directory the policy was loaded from (artifact paths are relative to it).

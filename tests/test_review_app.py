@@ -475,3 +475,41 @@ def test_api_reject_correct_and_permissions(app: tuple[TestClient, Database]) ->
     assert client.post("/api/session", json={"username": "bob", "password": "nope"}
                        ).status_code == 401
     assert client.get("/api/events").json()[0]["actor"] in ("bob",)
+
+
+def test_draft_page_shows_the_full_text_passage_with_the_span(
+        alice: TestClient, app: tuple[TestClient, Database]) -> None:
+    """A paper classified from its stored full text: the passage, span highlighted."""
+    import zstandard
+
+    from classifiers.document import from_jats
+    from scanner.store.models import Classification, FullTextRow
+    from scanner.store.runs import utcnow
+    from tests.conftest import REPO
+
+    _, db = app
+    raw = (REPO / "tests" / "fixtures" / "fulltext" / "PMC9000002.xml").read_bytes()
+    text = from_jats(raw).text
+    quote = "met the Canadian Consensus Criteria"
+    start = text.index(quote)
+    pmid = a_pmid(db, pem_label="unclear")
+    with db.write() as conn:
+        cid = store.get(conn, pmid).classification_id
+        result = conn.execute(select(Classification.result)
+                              .where(Classification.id == cid)).scalar_one()
+        result = json.loads(result) if isinstance(result, str) else dict(result)
+        result["pem"]["definitions"] = [{"id": "ccc_2003", "pem": "required",
+                                         "role": "inclusion", "evidence": {
+                                             "text": quote, "source": "fulltext",
+                                             "start": start, "end": start + len(quote)}}]
+        conn.execute(sa.update(Classification).where(Classification.id == cid)
+                     .values(result=result))
+        conn.execute(sa.insert(FullTextRow).values(
+            pmid=pmid, pmcid="PMC9000002", source="pmc", status="ok", format="jats",
+            sha256="0" * 64, content_z=zstandard.ZstdCompressor().compress(raw), note=None,
+            fetched_at=utcnow()))
+    page = alice.get(f"/papers/{pmid}").text
+    assert "Full text (PMC9000002)" in page
+    passage = re.search(r'<p class="text passage">(.*?)</p>', page, re.S)
+    assert passage and f'<mark class="ev-pem">{quote}</mark>' in passage.group(1)
+    assert f"characters {start}–{start + len(quote)}" in page

@@ -248,6 +248,25 @@ class EutilsClient:
         params = {"db": "pubmed", "retmode": "xml", "id": ",".join(pmids)}
         return self._call(self.build_request("efetch", params), _validate_efetch)
 
+    def efetch_pmc(self, pmcid: str) -> bytes | None:
+        """One PMC article's JATS (``efetch db=pmc``), through the same limiter and retries;
+        None when PMC returns no article body (no open-access full text)."""
+        params = {"db": "pmc", "retmode": "xml", "id": pmcid.upper().removeprefix("PMC")}
+        return self._call(self.build_request("efetch", params), _validate_efetch_pmc)
+
+
+def _validate_efetch_pmc(body: bytes, content_type: str) -> bytes | None:
+    """A ``pmc-articleset`` body as sent, or None where it holds no article body (not open
+    access, or an unknown PMCID); an in-band ``<ERROR>`` or a wrong body is retried."""
+    root = _parse_xml(body, content_type)
+    error = _error_text(root)
+    if error is not None:
+        raise BadResponse(f"NCBI error: {error}")
+    if root.tag not in ("pmc-articleset", "article"):
+        raise BadResponse(f"unexpected root element <{root.tag}> for efetch db=pmc")
+    has_body = any(True for _ in root.iter("body"))
+    return body if has_body else None
+
 
 def _validate_esearch(body: bytes, content_type: str) -> SearchResult:
     root = _parse_xml(body, content_type)

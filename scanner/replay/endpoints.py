@@ -206,6 +206,8 @@ def efetch(server: ReplayServer, raw_params: Mapping[str, str],
     """
     params = _lower(raw_params)
     db = params.get("db", "").strip()
+    if db.lower() == "pmc" and server.pmc_dir is not None:
+        return efetch_pmc(server, params)
     if db.lower() != "pubmed":
         return r.error_response("efetch", f"Invalid db name specified: {db}")
     retmode = params.get("retmode", "xml").strip().lower() or "xml"
@@ -247,6 +249,28 @@ def efetch(server: ReplayServer, raw_params: Mapping[str, str],
     if missing is not None:
         served = _omit_missing(served, missing)
     return r.efetch_body((found[pmid] for pmid in served), deleted)
+
+
+def efetch_pmc(server: ReplayServer, params: Mapping[str, str]) -> r.Response:
+    """``efetch db=pmc`` from ``server.pmc_dir``: ``PMC{id}.xml`` files (JATS ``<article>``,
+    or a whole ``pmc-articleset``) wrapped in a ``pmc-articleset``; unknown ids are left out."""
+    assert server.pmc_dir is not None
+    ids = [i.upper().removeprefix("PMC") for i in params.get("id", "").replace(",", " ").split()
+           if i.upper().removeprefix("PMC").isdigit()]
+    if not ids:
+        return r.error_response("efetch", "Empty id list - nothing todo")
+    chunks = [b'<?xml version="1.0" encoding="UTF-8"?>\n<pmc-articleset>']
+    for i in ids:
+        path = server.pmc_dir / f"PMC{i}.xml"
+        if not path.is_file():
+            continue
+        raw = path.read_bytes()
+        if raw.lstrip().startswith(b"<?xml"):
+            raw = raw.split(b"?>", 1)[1]
+        raw = raw.replace(b"<pmc-articleset>", b"").replace(b"</pmc-articleset>", b"")
+        chunks.append(raw.strip())
+    chunks.append(b"</pmc-articleset>")
+    return r.Response(200, b"\n".join(chunks))
 
 
 def einfo(server: ReplayServer, raw_params: Mapping[str, str]) -> r.Response:

@@ -21,6 +21,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from types import TracebackType
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
@@ -298,6 +299,8 @@ class ReplayServer:
         self.delay_all: float = 0.0
         self.rate_limit: float | None = None
         self.deleted_as_delete_citation: bool = False
+        #: a directory of ``PMC{id}.xml`` JATS files served for ``efetch db=pmc``
+        self.pmc_dir: Path | None = None
         self.started_at = dt.datetime.now()
         self._requests = RequestLog()
         self._rate_window = RateWindow()

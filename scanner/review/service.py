@@ -21,6 +21,7 @@ from ..drafts.content import DraftContent, Sentence
 from ..drafts.wording import check_wording
 from ..errors import NotFoundError, PolicyError, ReviewError
 from ..export import export_entries
+from ..fulltext import load_document, stored_fulltext
 from ..policy import Policy, load_policy
 from ..store import drafts as store
 from ..store.db import Database
@@ -72,12 +73,15 @@ class Review:
                 .where(Classification.pmid == pmid).order_by(Classification.id)).all()
             events = store.events(conn, pmid)
             corrections = store.corrections(conn, pmid)
+            stored = stored_fulltext(conn, pmid)
         if record is None or classification is None:
             raise NotFoundError(f"PMID {pmid} has no stored record")
         result = classification.result
         content = DraftContent.from_json(draft.generated)
         policy = self._policy(classification.policy_version)
+        document = load_document(stored) if stored is not None else None
         return {
+            "fulltext": stored, "passages": passages(result, document.text) if document else [],
             "draft": draft, "record": record, "classification": classification,
             "result": result, "content": content, "events": events,
             "corrections": corrections, "history": history,
@@ -228,3 +232,28 @@ def highlight(text: str, source: str, result: Mapping[str, Any],
         pieces.append((text[i:j], marks[i]))
         i = j
     return pieces
+
+
+def passages(result: Mapping[str, Any], text: str, context: int = 600) -> list[dict[str, Any]]:
+    """The full-text passages around each full-text evidence span, the span highlighted.
+
+    Each passage is cut at whitespace about ``context`` characters either side; the
+    offsets shown are those of the stored full text.
+    """
+    out = []
+    for d in result.get("pem", {}).get("definitions", []):
+        ev = d.get("evidence") or {}
+        if ev.get("source") != "fulltext" or text[ev["start"]:ev["end"]] != ev["text"]:
+            continue
+        start = max(0, ev["start"] - context)
+        end = min(len(text), ev["end"] + context)
+        while start > 0 and not text[start - 1].isspace():
+            start -= 1
+        while end < len(text) and not text[end].isspace():
+            end += 1
+        out.append({"definition": d["id"], "role": d["role"], "start": ev["start"],
+                    "end": ev["end"], "pieces": [
+                        (("… " if start else "") + text[start:ev["start"]], ""),
+                        (text[ev["start"]:ev["end"]], "ev-pem"),
+                        (text[ev["end"]:end] + (" …" if end < len(text) else ""), "")]})
+    return out

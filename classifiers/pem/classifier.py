@@ -1,92 +1,4 @@
-"""Case-definition and PEM-status extractor (rules, no model).
-
-Given a paper's texts (title, abstract, later full text) this module finds the ME/CFS case
-definitions the text names (shared design notes, domain.md section 2; the policy file's
-``[[case_definitions]]``), decides for each mention whether it was used to include
-participants (``inclusion``), describes a subgroup (``subgroup``) or is only talked about
-(``background``), and derives the paper's PEM status (domain.md section 3):
-
-``required``
-    every path into the study required PEM: a PEM-requiring definition, all of several
-    definitions ("Fukuda and CCC"), a union in which every member requires PEM ("CCC or IOM"),
-    or PEM added as an explicit extra criterion ("Fukuda criteria plus PEM").
-``not_required``
-    every path allowed participants without PEM (only optional / absent definitions, and
-    ``weak`` ones as the policy's ``weak_as`` says).
-``mixed``
-    paths that differ: a union ("Fukuda or CCC", "at least one of"), several cohorts with
-    different definitions, or a subgroup that also met a PEM-requiring definition
-    ("of whom 26 also met the CCC").
-``unclear``
-    an ME/CFS cohort, but no definition used for inclusion is named.
-``not_applicable``
-    no ME/CFS participants (the caller says ``cohort=False``; or, with ``cohort=None``, the
-    text calls itself a review / commentary / in-vitro or animal study).
-
-How it reads a text: it is split into sentences (offsets kept; no split after "et al.",
-"e.g.", "vs.", initials, or inside decimals; a line break ends a sentence only after end
-punctuation or before a blank line, so PDF text broken mid-sentence stays whole). Definition
-patterns are matched over the whole text; a match may not cross a sentence boundary.
-Overlapping matches of different definitions keep the stronger (non-ambiguous) and then the
-longer one; adjacent matches of the same definition ("NICE 2007 (CG53)", "CDC/Fukuda",
-"Canadian Consensus Criteria (CCC)") merge. An ambiguous form (the policy's ``ambiguous``:
-bare "CDC criteria", "ICC", "CCC", "NICE", "IOM", "NAM", "SEID", "Ramsay") is dropped next to a
-statistic ("ICC = 0.84", "ICC(2,1)", "ICCs", "intraclass correlation coefficient (ICC)", "CCC"
-defined as Lin's concordance coefficient) or a known other use ("Ramsay Hunt"), and counts
-only as the object of a use cue ("met the ICC", "ICC criteria were used"); an acronym the
-text itself defines as that definition ("International Consensus Criteria (ICC)") is no
-longer ambiguous.
-
-Within a sentence the mentions are grouped: a new group starts where the words between two
-mentions open a new clause or cohort ("who", "met", "cohort", "controls", "of whom", ";");
-inside a group "or", "and/or", "either", "at least one of" and "/" make a union, otherwise
-("and", "both", ",") all definitions were met together. Each group gets one role from the
-words around it, in this order: negation / exclusion ("did not meet", "were excluded") and
-generic present tense ("diagnosis is based on", "PEM is required by", "45% of people meet")
--> background; a definition used as an outcome ("the proportion meeting ...") -> background;
-subgroup cues ("of whom", "also met", "a subset", "including 26 who", "restricted to", "N%
-met") or patient groups compared in a results sentence ("than those who met ...") ->
-subgroup; background cues ("such as", "e.g.", "developed by", "require(s)", "most widely
-used", "previous studies", "align with"), unless a participant + inclusion verb governs the
-mention, or definitions compared with each other -> background; otherwise inclusion cues
-("patients who met", "fulfilling", "diagnosed according to / by / using", "inclusion
-criteria", "were included / recruited / enrolled / selected", "(Canadian Criteria; n = 84)")
--> inclusion. In full text, mentions after the reference list's heading are background.
-An explicit PEM requirement is read right after the group ("Fukuda criteria plus PEM",
-"with the additional requirement of post-exertional malaise") or from a sentence of its own
-("PEM was required for inclusion"); present-tense, modal or negated statements do not count.
-
-Evidence: for an inclusion or subgroup use, the span runs from the nearest use cue in the
-sentence to the end of the definition's name ("fulfilling the Canadian Consensus Criteria
-(CCC"), so it shows both the name and its use; for background, the name alone. Always
-``texts[source][start:end] == text``.
-
-Confidence (0..1) of a label: 0.90 for a definition named with explicit inclusion wording
-(a participant noun with a verb such as met / fulfilled / diagnosed, or "inclusion criteria",
-"were included / recruited / enrolled"), 0.85 for a parenthesis after the cohort, 0.80 for
-weaker wording (only "according to", "based on", "defined by", "classified"); minus 0.20
-where the mention rests on an ambiguous form only; at most 0.85 where an explicit extra PEM
-requirement decided the label; at most 0.80 for a subgroup, 0.60 for a subgroup with no stated
-main definition; minus 0.05 where a ``weak`` definition decided the label through
-``weak_as``; minus 0.10 where the text reports the prevalence / proportion of ME/CFS (the
-definition may classify an outcome rather than select participants); minus 0.10 where a
-mixed label rests on groups from different sentences (one may be a results sentence
-misread). Agreeing groups count by the best of them; a mixed label by the weakest.
-``unclear``: 0.90 when nothing was found, 0.50 with doubt. ``not_applicable``: 0.95 when the
-caller says there is no cohort, 0.70 when only the text says so.
-
-Routing: ``auto`` iff confidence >= ``auto_confidence`` and the label is not an ``unclear``
-with doubt (a definition named but only as background, an ambiguous form left without a use
-cue, a subgroup without a PEM-requiring definition, or PEM required without any named
-definition: a person should look, or the full text should be read); otherwise ``review``.
-Recognised collisions (statistics) are not doubt.
-
-``weak_as``: "not_required" (policy v0.1), "required", "mixed" (a weak path counts as both)
-or "unclear" (the policy declines to decide: such a path makes the label unclear).
-
-Everything is deterministic: results are ordered by source (title, abstract, fulltext, then
-any other source alphabetically) and evidence start offset.
-"""
+"""The rule-based case-definition finder and PEM labeller (see the package docstring)."""
 
 from __future__ import annotations
 
@@ -94,273 +6,68 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
-__all__ = [
-    "LABELS", "PEM_STATUSES", "ROLES", "Definition", "DefinitionUse", "Evidence",
-    "PemClassifier", "PemResult", "split_sentences",
-]
-
-PEM_STATUSES = ("required", "optional", "absent", "weak")
-LABELS = ("required", "not_required", "mixed", "unclear", "not_applicable")
-ROLES = ("inclusion", "subgroup", "background")
-WEAK_AS = ("not_required", "required", "mixed", "unclear")
-SOURCE_ORDER = ("title", "abstract", "fulltext")
-
-# Confidence constants (see the module docstring).
-C_STRONG = 0.90
-C_WEAK = 0.80
-C_PAREN = 0.85
-AMBIGUOUS_PENALTY = 0.20
-PEM_EXTRA_CAP = 0.85
-SUBGROUP_CAP = 0.80
-SUBGROUP_ONLY = 0.60
-WEAK_PENALTY = 0.05
-OUTCOME_PENALTY = 0.10
-CROSS_SENTENCE_PENALTY = 0.10
-UNCLEAR_CLEAN = 0.90
-UNCLEAR_DOUBT = 0.50
-NA_GIVEN = 0.95
-NA_FROM_TEXT = 0.70
-
-
-# --- public data ------------------------------------------------------------------------------
-
-@dataclass(frozen=True, slots=True)
-class Definition:
-    """One case definition, built from the policy's ``[[case_definitions]]``."""
-
-    id: str
-    name: str
-    pem: str
-    patterns: tuple[str, ...]
-    ambiguous: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True, slots=True)
-class Evidence:
-    text: str      # exact substring: source_text[start:end] == text
-    source: str    # "title" | "abstract" | "fulltext"
-    start: int
-    end: int
-
-
-@dataclass(frozen=True, slots=True)
-class DefinitionUse:
-    id: str
-    pem: str       # the definition's PEM status: required | optional | absent | weak
-    role: str      # inclusion | subgroup | background
-    evidence: Evidence
-
-
-@dataclass(frozen=True, slots=True)
-class PemResult:
-    label: str          # required | not_required | mixed | unclear | not_applicable
-    confidence: float   # 0..1
-    route: str          # auto | review
-    definitions: tuple[DefinitionUse, ...]
-    reason: str         # one short sentence: why this label
-
-
-# --- sentences --------------------------------------------------------------------------------
-
-# A line break ends a sentence only after end punctuation or before a blank line: PubMed joins
-# abstract sections with "\n", while text extracted from PDFs breaks lines mid-sentence.
-_BOUNDARY = re.compile(
-    r"""[.!?]["'”’)\]]*\s+(?=["'“‘(\[]?[A-Z0-9])|(?<=[.!?:])[ \t]*\n\s*|\n[ \t]*\n\s*""")
-_ABBREV_END = re.compile(
-    r"(?:\b(?:et\s+al|e\.g|i\.e|vs|cf|approx|ca|resp|fig|figs|ref|refs|no|nos|dr|mr|mrs|ms|"
-    r"prof|st|eq|vol|pp|inc|ltd|co|jr|sr)|(?-i:\b[A-Z]))\.$",
-    re.IGNORECASE)
-
-
-def split_sentences(text: str) -> list[tuple[int, int]]:
-    """``(start, end)`` of each sentence of ``text``; ``text[start:end]`` is stripped."""
-    spans: list[tuple[int, int]] = []
-    pos = 0
-    for m in _BOUNDARY.finditer(text):
-        if "\n" in m.group() and text[m.start()] not in ".!?":
-            end = m.start()
-        else:
-            if _ABBREV_END.search(text, max(0, m.start() - 12), m.start() + 1):
-                continue
-            end = m.start() + len(m.group().rstrip())
-        _add_span(text, pos, end, spans)
-        pos = m.end()
-    _add_span(text, pos, len(text), spans)
-    return spans
-
-
-def _add_span(text: str, start: int, end: int, out: list[tuple[int, int]]) -> None:
-    while start < end and text[start].isspace():
-        start += 1
-    while end > start and text[end - 1].isspace():
-        end -= 1
-    if end > start:
-        out.append((start, end))
-
-
-# --- cue vocabulary ---------------------------------------------------------------------------
-
-_I = re.IGNORECASE
-
-
-def _required_literal(pattern: str) -> str:
-    """The longest run of ASCII letters and digits that every match of ``pattern`` contains.
-
-    Read from the pattern's top-level sequence only (never inside a branch, an optional
-    or repeated part, or a lookaround), lower-cased; "" when there is none or the pattern
-    cannot be read. Used as a cheap ``in`` test before the regex search.
-    """
-    try:
-        from re import _parser  # type: ignore[attr-defined]
-
-        parsed = _parser.parse(pattern, _I)
-    except Exception:  # any parser change: no prefilter, never a wrong one
-        return ""
-    best, run = "", ""
-    for op, arg in parsed:
-        if str(op) == "LITERAL" and chr(arg).isascii() and chr(arg).isalnum():
-            run += chr(arg).lower()
-        else:
-            best, run = max(best, run, key=len), ""
-    best = max(best, run, key=len)
-    return best if len(best) >= 3 else ""
-_PARTICIPANT = (
-    r"\b(?:patients?|participants?|subjects?|individuals?|adults?|adolescents?|children|"
-    r"youths?|teenagers?|cases?|people|persons?|women|men|females?|males?|volunteers?|"
-    r"pw(?:ME|MECFS|CFS)|sufferers?|respondents?|veterans?|twins?|students?|cohort)\b|"
-    r"\bn\s*=\s*\d")
-_INCL_VERB_RE = re.compile(
-    r"\b(?:met|meet|meets|meeting|fulfil+(?:s|ed|ing)?|satisf(?:y|ies|ied|ying)|"
-    r"fit(?:s|ted|ting)?|qualif(?:y|ies|ied|ying)|diagnosed|diagnosis|recruited|included|"
-    r"enrolled|enroled|selected|screened|identified|defined|classified|categori[sz]ed|"
-    r"characteri[sz]ed|confirmed|pass(?:ed|ing)?|required)\b|"
-    r"\baccording\s+to\b|\bbased\s+on\b|\bin\s+accordance\s+with\b|\binclusion\s+criteri|"
-    r"\beligib\w*|\b(?:was|were)\s+used\b|\busing\s+the\b", _I)
-_STRONG_INCL_RE = re.compile(
-    r"\binclusion\s+criteri\w*|\b(?:were|was|are|be|being)\s+(?:\w+\s+)?(?:included|enrolled|"
-    r"recruited|selected|eligible)\b|\beligib\w+|\bwe\s+(?:\w+\s+)?(?:included|recruited|"
-    r"enrolled|selected|studied|examined|followed|compared)\b|\b(?:were|was)\s+used\s+"
-    r"(?:\w+\s+)?(?:for|to|as)\b", _I)
-_PART_VERB_RE = re.compile(
-    r"(?:" + _PARTICIPANT + r")[^.;]{0,80}?\b(?:met|meet|meets|meeting|fulfil+(?:s|ed|ing)?|"
-    r"satisf(?:y|ies|ied|ying)|fit(?:s|ted|ting)?|qualif\w+|diagnosed|recruited|included|"
-    r"enrolled|selected|classified|characteri[sz]ed|pass(?:ed|ing)?)\b", _I)
-_PROTOCOL_RE = re.compile(
-    r"\bwill\b|\bmust\b|\bshall\b|\beligib\w*|\binclusion\b|\bto\s+be\s+included\b|"
-    r"\bwe\b|\bour\b", _I)
-_PAST_RE = re.compile(
-    r"\b(?:was|were|had|met|fulfilled|satisfied|recruited|included|enrolled|selected|"
-    r"fulfilling|meeting|satisfying|fitting)\b", _I)
-_GENERIC_RE = re.compile(
-    r"\b(?:is|are|can\s+be|may\s+be|should\s+be)\s+(?:\w+ly\s+|still\s+|now\s+)?"
-    r"(?:based\s+on|made|defined|diagnosed|established|confirmed|determined|required|mandatory|"
-    r"compulsory|obligatory|needed|necessary)\b|"
-    r"\b(?:is|are)\s+(?:a|an|the|one\s+of\s+the)\s+(?:\w+\s+)?(?:core|cardinal|hallmark|key|"
-    r"central|mandatory|required|compulsory|optional)\b|"
-    r"\b(?:meet|meets|fulfils?|fulfills?|satisf(?:y|ies))\b", _I)
-_BACKGROUND_RE = re.compile(
-    r"\bsuch\s+as\b|\be\.g\.|\bfor\s+(?:example|instance)\b|\bincluding\s+the\b|"
-    r"\bcase\s+definitions?\b[^.]{0,40}\b(?:exist|have\s+been|were\s+(?:proposed|published)|"
-    r"differ|vary)|\b(?:developed|proposed|published|introduced|established)\s+(?:by|in)\b|"
-    r"\b(?:require|requires|list|lists|mention|mentions)\b|\bmandatory\b|\bcompulsory\b|"
-    r"\b(?:most|more|widely|commonly|frequently)\s+(?:widely\s+|commonly\s+)?"
-    r"(?:used|accepted|cited|applied)\b|\bmost\s+of\s+which\b|"
-    r"\b(?:previous|prior|earlier|other|most|many|several|some|published|existing)\s+"
-    r"(?:\w+\s+)?(?:studies|trials|reports|research|cohorts|investigators|authors)\b|"
-    r"\bstudies\s+(?:that\s+|which\s+)?(?:used|using|applied|included|in\s+which)\b|"
-    r"\bhave\s+been\s+(?:diagnosed|selected|defined)\b|\b(?:criteria|definitions?)\s+like\b|"
-    r"\balign\w*\s+with\b|\bconsistent\s+with\b|\bresembl\w*|\bsimilar\s+to\b", _I)
-_OUTCOME_RE = re.compile(
-    r"\b(?:proportion|percentage|prevalence|number|frequency|rates?)\s+of\s+[^.;]{0,80}?"
-    r"(?:meeting|met|fulfil\w*|satisf\w*|based\s+on|according\s+to|defined\s+by|using)\b|"
-    r"\boutcomes?\b", _I)
-_COMPARE_DEFS_RE = re.compile(
-    r"\bcompar\w*\b|\bversus\b|\bvs\b\.?|\bcontrast\w*\b|\bagreement\s+between\b|"
-    r"\boverlap\w*\b", _I)
-_COMPARE_GROUPS_RE = re.compile(
-    r"\bthan\b|\bcompared\s+(?:with|to)\b|\bversus\b|\bvs\b|\bdid\s+not\s+differ\b|"
-    r"\bno\s+differences?\b|\bsimilar\b|\bdiffer\w*\s+between\b|\bwhereas\b|\brestrict\w*|"
-    r"\bstratif\w*|\bsensitivity\s+analys", _I)
-_WHO_MET_RE = re.compile(
-    r"\b(?:those|patients|participants|subjects|individuals|cases|people|pw\w+)\s+"
-    r"(?:\w+\s+){0,2}?(?:who|that)?\s*(?:only\s+|also\s+|additionally\s+)?"
-    r"(?:met|meeting|meet|fulfil\w*|satisf\w*|fitting|fit)\b", _I)
-_SUBGROUP_VERB = r"(?:met|meet|meeting|fulfil\w*|satisf\w*|fit\w*|qualif\w*)\b"
-_SUBGROUP_RE = re.compile(
-    r"\bof\s+(?:whom|these|them|those)\b|\bamong\s+(?:whom|them|these|those)\b|"
-    r"\b(?:also|additionally)\s+(?:\w+\s+)?" + _SUBGROUP_VERB + r"|\bsubsets?\b|\bsub-?groups?\b|"
-    r"\bsub-?samples?\b|\bsubpopulations?\b|\brestrict\w*|\bstratif\w*|"
-    r"\bincluding\s+\d[\d,]*\s+(?:\w+\s+)?(?:who|that)\b|\bonly\s+(?:the\s+)?$|"
-    r"\b\d+(?:\.\d+)?\s*%\)?\s*(?:of\s+(?:the\s+)?\w+\s+)?(?:\w+\s+)?" + _SUBGROUP_VERB, _I)
-_NEGATION_RE = re.compile(
-    r"\b(?:not|never|no\s+longer)\s+(?:\w+\s+){0,2}?(?:meet|met|meeting|fulfil\w*|satisf\w*|"
-    r"qualif\w*|fit|fitting|diagnosed|included|enrolled|recruited|selected|eligible|required|"
-    r"used|part)\b|\bneither\b|\bnor\b|\bwithout\b|\bexclu\w+", _I)
-_BREAK_RE = re.compile(
-    r"\b(?:who|whom|whose|which|that|those|met|meet|meeting|meets|fulfil\w*|satisf\w*|"
-    r"diagnosed|recruited|included|enrolled|selected|cohorts?|groups?|arms?|controls?|"
-    r"patients|participants|subjects|individuals|adults|cases|whereas|while|than|compared|"
-    r"versus|vs)\b|;", _I)
-_OR_RE = re.compile(
-    r"\bor\b|\band\s*/\s*or\b|\beither\b|\bat\s+least\s+one\b|\bany\s+(?:one\s+)?of\b|"
-    r"\bone\s+or\s+more\b", _I)
-_SLASH_ONLY_RE = re.compile(r"^[\s()\[\]\d,]*/[\s()\[\]\d,]*$")
-_PAREN_BEFORE_RE = re.compile(
-    r"(?:" + _PARTICIPANT + r"|ME/CFS|CFS/ME|CFS|ME|SEID|syndrome|encephalomyelitis)"
-    r"\s*\(\s*$", _I)
-_PEM_TERM = (
-    r"(?:post[\s-]?exertional\s+(?:malaise|symptom\s+exacerbation|neuroimmune\s+exhaustion)|"
-    r"\bPEM\b|\bPESE\b|\bPENE\b)")
-_PEM_EXTRA_RE = re.compile(
-    r"^[^.;]{0,60}?(?<!\bnot\s)(?<!\bno\s)\b(?:plus|and(?:\s+also)?(?:\s+(?:had|have|has|"
-    r"reported|required|requiring|with|exhibited|the\s+presence\s+of))?|with(?:\s+the)?\s+"
-    r"(?:additional\s+|added\s+|further\s+|extra\s+)?(?:requirement|criterion|condition)\s+"
-    r"(?:of|for|that)|with\s+(?:mandatory|required|obligatory|compulsory)|additionally\s+"
-    r"(?:requiring|required|had|having|reporting)|as\s+well\s+as|in\s+addition\s+to|"
-    r"(?:who\s+)?also\s+(?:had|reported|required|exhibited)|requiring)\s+"
-    r"(?:the\s+)?(?:presence\s+of\s+)?(?:a\s+)?(?:history\s+of\s+)?(?:mandatory\s+|"
-    r"obligatory\s+|compulsory\s+)?" + _PEM_TERM, _I)
-_PEM_REQ_WORDS = (
-    r"(?:\brequired\b|\brequirement\b|\bmandatory\b|\bcompulsory\b|\bobligatory\b|"
-    r"\binclusion\s+criteri\w*|\b(?:had|have|has)\s+to\s+(?:have|report|experience|exhibit)\b|"
-    r"\bmust\s+(?:have|report|experience|exhibit)\b|\bwere\s+included\s+if\b|\beligib\w*)")
-_PEM_REQUIRED_SENTENCE_RE = re.compile(
-    _PEM_TERM + r"[^.;]{0,60}?" + _PEM_REQ_WORDS + "|" + _PEM_REQ_WORDS + r"[^.;]{0,60}?"
-    + _PEM_TERM, _I)
-_PEM_REQUIRED_NEG_RE = re.compile(
-    r"\bnot\b|\bwithout\b|\bno\s+requirement\b|\bshould\b|\bcould\b|\bwould\b|\bmay\b|"
-    r"\bmight\b|\brecommend\w*|\bwhich\b|\bthat\s+require", _I)
-_OUTCOME_STUDY_RE = re.compile(
-    r"\b(?:prevalence|proportion|percentage|frequency)\s+of\s+(?:\w+\s+){0,3}?"
-    r"(?:ME/CFS|CFS/ME|CFS|myalgic|chronic\s+fatigue\s+syndrome|SEID|ME/CFS-like)", _I)
-_NO_COHORT_RE = re.compile(
-    r"\b(?:this|our|the\s+present|a|the)\s+(?:\w+\s+)?(?:narrative\s+|systematic\s+|scoping\s+|"
-    r"mini[\s-]?|literature\s+|umbrella\s+)?review\b|\bmeta-?analys[ie]s\b|\bcommentary\b|"
-    r"\bin\s+vitro\b|\banimal\s+models?\b|\b(?:in\s+)?(?:mice|rats|murine)\b", _I)
-_STAT_NEAR_RE = re.compile(
-    r"intra-?\s?class|inter-?\s?class|concordance|correlation|coefficient|reliabilit|"
-    r"agreement|kappa|\bLin\b", _I)
-_STAT_AFTER_RE = re.compile(       # used with .match(text, pos): anchored at pos
-    r"\s*(?:[=<>≤≥:]|\(\s*\d|,\s*\d|\d|s\b)|\s+(?:hunt|sedation|scale|score|grant|award|"
-    r"values?)\b", _I)
-_EXCLUDED_AFTER_RE = re.compile(
-    r"^[^.;]{0,40}?\b(?:were|was|are|is|be|being)\s+(?:\w+\s+)?excluded\b", _I)
-_GOVERNED_AFTER_RE = re.compile(
-    r"^\W{0,3}(?:\w+\W+){0,2}?(?:criteria|criterion|definitions?|(?:was|were)\s+used)\b", _I)
-_STAT_ACRONYM_RE = re.compile(
-    r"(?:intra-?\s?class|inter-?\s?class|concordance|lin\S{0,2})\s+correlation\s+"
-    r"(?:coefficients?\s*)?\(\s*([A-Z]{2,5})\b", _I)
-_TAIL_RE = re.compile(
-    r"(?:['’]s)?(?:\s*\((?:19|20)\d\d\))?(?:[\s-]+(?:diagnostic|clinical|case|consensus|"
-    r"research|revised|ME/CFS|CFS/ME|CFS|ME))*[\s-]+(?:criteria|criterion|case\s+definition|"
-    r"definitions?)\b", _I)
-_MERGE_GAP_RE = re.compile(r"^[\s,;:/()\[\]\-–]*(?:(?:19|20)\d\d\b[\s,;:/()\[\]\-–]*)?$")
-_ACRONYM_RE = re.compile(r"^\W*([A-Z]{2,5})\W*$")
-# Full text: mentions after the reference list's heading are citations, never inclusion.
-_REFERENCES_RE = re.compile(
-    r"^[ \t]*(?:\d+\.?\s*)?(?:references|bibliography|literature\s+cited|works\s+cited|"
-    r"reference\s+list)[ \t]*:?[ \t]*$", re.IGNORECASE | re.MULTILINE)
-
+from .cues import (
+    _ACRONYM_RE,
+    _BACKGROUND_RE,
+    _BREAK_RE,
+    _COMPARE_DEFS_RE,
+    _COMPARE_GROUPS_RE,
+    _EXCLUDED_AFTER_RE,
+    _FT_CHARACTERISE_RE,
+    _FT_EARLIER_RE,
+    _FT_PRESENT_RE,
+    _GENERIC_RE,
+    _GOVERNED_AFTER_RE,
+    _I,
+    _INCL_VERB_RE,
+    _MERGE_GAP_RE,
+    _NEGATION_RE,
+    _NO_COHORT_RE,
+    _OR_RE,
+    _OUTCOME_RE,
+    _OUTCOME_STUDY_RE,
+    _PAREN_BEFORE_RE,
+    _PART_VERB_RE,
+    _PAST_RE,
+    _PEM_EXTRA_RE,
+    _PEM_REQUIRED_NEG_RE,
+    _PEM_REQUIRED_SENTENCE_RE,
+    _PROTOCOL_RE,
+    _REFERENCES_RE,
+    _SLASH_ONLY_RE,
+    _STAT_ACRONYM_RE,
+    _STAT_AFTER_RE,
+    _STAT_NEAR_RE,
+    _STRONG_INCL_RE,
+    _SUBGROUP_RE,
+    _TAIL_RE,
+    _WHO_MET_RE,
+    _required_literal,
+)
+from .model import (
+    AMBIGUOUS_PENALTY,
+    C_PAREN,
+    C_STRONG,
+    C_WEAK,
+    CROSS_SENTENCE_PENALTY,
+    NA_FROM_TEXT,
+    NA_GIVEN,
+    OUTCOME_PENALTY,
+    PEM_EXTRA_CAP,
+    PEM_STATUSES,
+    SOURCE_ORDER,
+    SUBGROUP_CAP,
+    SUBGROUP_ONLY,
+    UNCLEAR_CLEAN,
+    UNCLEAR_DOUBT,
+    WEAK_AS,
+    WEAK_PENALTY,
+    Definition,
+    DefinitionUse,
+    Evidence,
+    PemResult,
+)
+from .sentences import split_sentences
 
 # --- internal records -------------------------------------------------------------------------
 
@@ -441,8 +148,31 @@ class PemClassifier:
         """Every definition mention in ``text`` with its role, ordered by start offset."""
         return self._uses(self._analyse(text, source).groups, {source: text})
 
-    def classify(self, texts: Mapping[str, str | None], *, cohort: bool | None) -> PemResult:
-        analyses = [self._analyse(texts[s] or "", s) for s in _ordered_sources(texts)]
+    def names_definition(self, text: str, *, strong_only: bool = True) -> bool:
+        """Does ``text`` match any definition pattern (the policy's strong forms only)?"""
+        lowered = text.lower()
+        for (_, strong, pat), literal in zip(self._patterns, self._literals, strict=True):
+            if (strong or not strong_only) and (not literal or literal in lowered) and \
+                    pat.search(text):
+                return True
+        return False
+
+    def classify(self, texts: Mapping[str, str | None], *, cohort: bool | None,
+                 cited: Mapping[str, Sequence[tuple[int, int, str]]] | None = None,
+                 fulltext_rules: bool = False) -> PemResult:
+        """The paper's PEM label from its texts (title, abstract, fulltext ...).
+
+        ``cited``: per source, extra mentions ``(start, end, definition id)`` that the text
+        names only through a citation ("criteria for CFS (12)", reference 12 being Fukuda's
+        paper), resolved by the caller through the reference list. ``fulltext_rules``: the
+        full-text reader's extra role rules for the ``fulltext`` source (a definition used
+        to characterise participants already included, or cited for an earlier study, is
+        background); off for policies that do not pin the full-text reader.
+        """
+        cited = cited or {}
+        analyses = [self._analyse(texts[s] or "", s, cited.get(s, ()),
+                                  fulltext_rules and s == "fulltext")
+                    for s in _ordered_sources(texts)]
         groups = [g for a in analyses for g in a.groups]
         srcs = {a.source: a.text for a in analyses}
         if cohort is False:
@@ -456,7 +186,8 @@ class PemClassifier:
 
     # -- analysis ------------------------------------------------------------------------------
 
-    def _analyse(self, text: str, source: str) -> _Analysis:
+    def _analyse(self, text: str, source: str, cited: Sequence[tuple[int, int, str]] = (),
+                 extra_rules: bool = False) -> _Analysis:
         out = _Analysis(source=source, text=text)
         if not text:
             return out
@@ -464,7 +195,7 @@ class PemClassifier:
         out.outcome_study = bool(_OUTCOME_STUDY_RE.search(text))
         out.no_cohort_cue = bool(_NO_COHORT_RE.search(text))
         stat_acronyms = {m.group(1).upper() for m in _STAT_ACRONYM_RE.finditer(text)}
-        by_sentence = self._mentions(text, sentences)
+        by_sentence = self._mentions(text, sentences, cited)
         refs = [m.start() for m in _REFERENCES_RE.finditer(text)] if source == "fulltext" else []
         refs_start = refs[-1] if refs else len(text)
         defined_acronyms = _defined_acronyms(text, by_sentence)
@@ -493,7 +224,7 @@ class PemClassifier:
                     if am and defined_acronyms.get(am.group(1).upper()) == m.def_id:
                         m.strong = True
                     kept.append(m)
-            groups = self._groups(text, source, si, s0, s1, kept)
+            groups = self._groups(text, source, si, s0, s1, kept, extra_rules)
             if pem_required and any(g.role != "background" for g in groups):
                 # "... met the Fukuda criteria, and all were required to report PEM"; a
                 # sentence naming definitions only as background describes the definitions
@@ -515,8 +246,8 @@ class PemClassifier:
                 out.groups.append(g)
         return out
 
-    def _mentions(self, text: str,
-                  sentences: list[tuple[int, int]]) -> dict[int, list[_Mention]]:
+    def _mentions(self, text: str, sentences: list[tuple[int, int]],
+                  cited: Sequence[tuple[int, int, str]] = ()) -> dict[int, list[_Mention]]:
         """Pattern matches per sentence index: overlaps resolved, same-definition runs merged."""
         starts = [s for s, _ in sentences]
         cands: list[_Mention] = []
@@ -527,6 +258,8 @@ class PemClassifier:
             for m in pat.finditer(text):
                 if m.end() > m.start():
                     cands.append(_Mention(def_id, m.start(), m.end(), strong))
+        cands.extend(_Mention(def_id, s, e, True) for s, e, def_id in cited
+                     if def_id in self._defs and 0 <= s < e <= len(text))
         # strong before ambiguous, longer before shorter, then position and id: deterministic.
         cands.sort(key=lambda c: (not c.strong, -(c.end - c.start), c.start, c.def_id))
         chosen: list[_Mention] = []
@@ -563,7 +296,7 @@ class PemClassifier:
         return per
 
     def _groups(self, text: str, source: str, si: int, s0: int, s1: int,
-                mentions: list[_Mention]) -> list[_Group]:
+                mentions: list[_Mention], extra_rules: bool = False) -> list[_Group]:
         groups: list[_Group] = []
         for m in mentions:
             if groups:
@@ -590,6 +323,8 @@ class PemClassifier:
             prev_end = last.ext_end
             g.connector = self._connector(text, g, clause)
             self._role(text, g, sentence, clause, after, s0, s1, n_who_met)
+            if extra_rules and g.role in ("inclusion", "subgroup"):
+                _fulltext_role(text, g, sentence, clause, s0)
             if g.role in ("inclusion", "subgroup") and _PEM_EXTRA_RE.search(after):
                 g.pem_extra = True
                 g.confidence = min(g.confidence, PEM_EXTRA_CAP)
@@ -885,3 +620,15 @@ def _cue_span(text: str, s0: int, s1: int, m_start: int, m_end: int) -> tuple[in
     if after:
         return after[0].start(), after[0].end()
     return None
+
+
+def _fulltext_role(text: str, g: _Group, sentence: str, clause: str, s0: int) -> None:
+    """The full-text reader's extra rules (policy-pinned): a definition applied to
+    participants already included ("were also classified according to", "we assessed whether
+    they met") characterises them; one cited for an earlier study describes that study."""
+    before = text[max(s0, g.mentions[0].start - 120):g.mentions[0].start]
+    if _FT_CHARACTERISE_RE.search(before):
+        g.role, g.why, g.pem_extra = "background", "definition used to characterise " \
+            "participants", False
+    elif _FT_EARLIER_RE.search(before) and not _FT_PRESENT_RE.search(sentence):
+        g.role, g.why, g.pem_extra = "background", "definition cited for an earlier study", False
