@@ -23,6 +23,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import sys
+import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
@@ -34,6 +35,7 @@ from tqdm import tqdm
 from classifiers.paper import Paper
 
 from .config import Settings
+from .drafts.pipeline import draft_pending
 from .errors import EutilsError, ScanInProgressError, WindowTooLargeError
 from .logs import kv
 from .policy import Policy
@@ -52,6 +54,10 @@ from .store.records import UpsertResult, mark_deleted, upsert_records
 log = logging.getLogger(__name__)
 
 SCAN_LEASE = "scan"
+
+
+class ScanStopped(Exception):
+    """A stop was requested (the daemon got SIGTERM): the scan ends between batches."""
 
 
 class Classifier(Protocol):
@@ -80,6 +86,7 @@ class ScanCounts:
     backlog_recovered: int = 0
     backlog_gone: int = 0
     classified: int = 0
+    drafted: int = 0
 
     def absorb(self, stored: UpsertResult) -> None:
         self.new += len(stored.new)
@@ -104,7 +111,7 @@ class ScanReport:
         span = f"{self.start}..{self.end}" if self.start else "nothing to scan"
         return (f"scan {self.outcome}: {span}: {c.found} found, {c.new} new, "
                 f"{c.changed} changed, {c.unchanged} unchanged, {c.deleted} deleted, "
-                f"{c.missing} missing, {c.classified} classified; "
+                f"{c.missing} missing, {c.classified} classified, {c.drafted} drafted; "
                 f"watermark {self.watermark or 'none'}")
 
 
@@ -113,8 +120,11 @@ class Scanner:
 
     def __init__(self, settings: Settings, db: Database, policy: Policy, client: EutilsClient,
                  *, today: Callable[[], dt.date] = pubmed_today,
-                 progress: bool | None = None, classifier: Classifier | None = None) -> None:
+                 progress: bool | None = None, classifier: Classifier | None = None,
+                 stop: threading.Event | None = None) -> None:
         self.settings = settings
+        #: Set from another thread to end the scan at the next batch or window boundary.
+        self.stop = stop or threading.Event()
         self.classifier = classifier
         self.db = db
         self.policy = policy
@@ -123,6 +133,10 @@ class Scanner:
         self.progress = sys.stderr.isatty() if progress is None else progress
         self.owner = leases.make_owner()
         self._ttl = dt.timedelta(seconds=settings.scan.lock_ttl_seconds)
+
+    def check_stop(self) -> None:
+        if self.stop.is_set():
+            raise ScanStopped("stop requested: ending the scan between batches")
 
     # -- the range to scan -----------------------------------------------------------
     def plan(self, since: dt.date | None, until: dt.date | None,
@@ -174,8 +188,11 @@ class Scanner:
             if start <= end:
                 self._scan_range(report, start, end, bar)
             self._classify_pending(report)
+            if self.classifier is not None:
+                report.counts.drafted = draft_pending(self.db, self.policy)
         except BaseException as exc:
-            outcome = "interrupted" if isinstance(exc, KeyboardInterrupt) else "failed"
+            outcome = ("interrupted" if isinstance(exc, KeyboardInterrupt | ScanStopped)
+                       else "failed")
             report.outcome = outcome
             with self.db.write() as conn:
                 runs.finish_run(conn, run_id, outcome=outcome, counts=asdict(report.counts),
@@ -202,6 +219,7 @@ class Scanner:
         cross_checked = False
         stack = list(reversed(list(plan_windows(start, end, self.settings.scan.window_days))))
         while stack:
+            self.check_stop()
             window = stack.pop()
             result = self._search(window)
             if result.count > ESEARCH_CAP:
@@ -316,6 +334,7 @@ class Scanner:
                 self._store_batch(report, fetched, missing, through if last else None)
                 bar.update(len(fetched.records))
                 leases.renew(self.db, SCAN_LEASE, self.owner, self._ttl)
+                self.check_stop()
         finally:
             pool.shutdown(wait=False, cancel_futures=True)
 
@@ -377,6 +396,10 @@ class Scanner:
                 return
             papers = [paper_from_row(row) for row in rows]
             results = self.classifier.classify(papers)
+            if self.policy.fulltext is not None:      # full-text escalation (policy-pinned)
+                from .fulltext import escalate
+                results = escalate(self.db, self.client, self.policy, self.classifier, papers,
+                                   {row.pmid: row.pmcid for row in rows}, results, runs.utcnow())
             with self.db.write() as conn:
                 report.counts.classified += store_classifications(
                     conn, results, {row.pmid: row.content_hash for row in rows}, runs.utcnow())
@@ -409,6 +432,7 @@ class Scanner:
         batch = self.settings.eutils.batch_size
         limit = self.settings.scan.missing_max_attempts
         for i in range(0, len(pending), batch):
+            self.check_stop()
             chunk = pending[i:i + batch]
             fetched = self.client.efetch_ids(chunk)
             got = {r.pmid for r in fetched.records} | set(fetched.deleted)

@@ -319,3 +319,25 @@ class PolicyState(Base):
     retired_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     note: Mapped[str | None] = mapped_column(Text)
     updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+
+
+class FullTextRow(Base):
+    """A paper's full text as fetched (PMC JATS, zstd), or the note that there was none.
+
+    Written by the scan's full-text escalation (``scanner/fulltext.py``); evidence with
+    source ``fulltext`` indexes the text the reader builds from ``content_z``.
+    """
+
+    __tablename__ = "fulltexts"
+    __table_args__ = (Index("ix_fulltexts_pmid_fetched", "pmid", "fetched_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    pmid: Mapped[str] = mapped_column(String(20))
+    pmcid: Mapped[str | None] = mapped_column(String(20))
+    source: Mapped[str] = mapped_column(String(20))          # "pmc"
+    status: Mapped[str] = mapped_column(String(20))          # "ok" | "unavailable"
+    format: Mapped[str | None] = mapped_column(String(10))   # "jats"
+    sha256: Mapped[str | None] = mapped_column(String(64))   # of the raw bytes
+    content_z: Mapped[bytes | None] = mapped_column(LargeBinary)
+    note: Mapped[str | None] = mapped_column(Text)
+    fetched_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
