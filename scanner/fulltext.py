@@ -100,3 +100,29 @@ def escalate(db: Database, client: EutilsClient, policy: Policy, classifier: Any
         log.info(kv("fulltext_escalated", pmid=paper.pmid, pmcid=pmcid,
                     read=doc is not None, label=out[i]["pem"]["label"]))
     return out
+
+
+def with_stored_fulltext(db: Database, policy: Policy, classifier: Any,
+                         papers: Sequence[Paper], results: list[dict[str, Any]],
+                         ) -> list[dict[str, Any]]:
+    """``results`` with escalated papers reclassified from their *stored* full text.
+
+    What reruns use: no request is made, so a rerun under a policy with ``[fulltext]``
+    reads exactly the text the scan read (and gives the reason the scan gave when there
+    was none).
+    """
+    from .store.models import Record
+
+    out = list(results)
+    for i, (paper, result) in enumerate(zip(papers, results, strict=True)):
+        if not wants_fulltext(policy, result):
+            continue
+        with db.read() as conn:
+            row = stored_fulltext(conn, paper.pmid)
+            pmcid = conn.execute(select(Record.pmcid).where(Record.pmid == paper.pmid)
+                                 ).scalar_one_or_none()
+        doc = load_document(row) if row is not None else None
+        why = NO_PMCID if not pmcid else (row.note if row is not None and row.note
+                                          else NO_OA)
+        out[i] = classifier.classify([paper], [doc], missing={paper.pmid: why})[0]
+    return out

@@ -30,6 +30,7 @@ from sqlalchemy import Connection, and_, func, select
 from classifiers.paper import Paper
 
 from .errors import PolicyError, ScannerError
+from .fulltext import with_stored_fulltext
 from .logs import kv
 from .policy import Policy
 from .pubmed.parse import ParsedRecord, parse_pubmed_xml
@@ -214,7 +215,9 @@ def results_under(db: Database, policy: Policy, classifier: ClassifierFactory, *
         todo = [(p, h, paper) for p, h, paper in inputs if not (use_stored and p in have)]
         computed: dict[str, dict[str, Any]] = {}
         if todo:
-            results = classifier().classify([paper for _, _, paper in todo])
+            papers = [paper for _, _, paper in todo]
+            results = with_stored_fulltext(db, policy, classifier(), papers,
+                                           classifier().classify(papers))
             computed = {r["pmid"]: r for r in results}
             if store:
                 with db.write() as conn:
@@ -378,7 +381,9 @@ def _verify(db: Database, policy: Policy, factory: ClassifierFactory, report: Re
             inputs = stored_inputs(conn, pmids)
             have = stored_results(conn, policy, [(p, h) for p, h, _ in inputs])
         after = pmids[-1]
-        results = factory().classify([paper for _, _, paper in inputs])
+        papers = [paper for _, _, paper in inputs]
+        results = with_stored_fulltext(db, policy, factory(), papers,
+                                       factory().classify(papers))
         report.records += len(inputs)
         report.classified += len(inputs)
         for (pmid, _, _), computed in zip(inputs, results, strict=True):

@@ -251,3 +251,7 @@ def test_scan_escalates_unclear_to_required_from_pmc(tmp_path: Path) -> None:
     assert texts["99100002"].status == "unavailable"
     r3 = results["99100003"]["pem"]                 # no PMCID at all
     assert r3["label"] == "unclear" and "no PMCID" in r3["reason"]
+    # A rerun reads the stored full text (no request): the same labels and evidence.
+    from scanner.rerun import rerun
+    report = rerun(db, policy, clf, verify=True, ledger=False)
+    assert report.compared == len(results) and report.ok, report.summary()
