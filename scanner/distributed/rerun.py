@@ -1,0 +1,148 @@
+"""``scanner rerun --engine dask``: the rerun of :mod:`scanner.rerun` on Dask workers.
+
+The client reads the store exactly as the single-process rerun does (live records in
+PMID order, in chunks of :data:`scanner.rerun.CHUNK`, each current version's stored raw
+XML parsed again), ships each chunk's papers to a worker as one task, and merges the
+results itself: it is the store's only writer. Workers run the same pinned classifier
+with the same torch thread count and see the same chunks, so the results are those of
+``scanner rerun``; ``--verify`` compares them with the stored ones the same way.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import time
+from collections import deque
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from classifiers.paper import Paper
+
+from ..fulltext import with_stored_fulltext
+from ..logs import kv
+from ..policy import Policy
+from ..rerun import (
+    CHUNK,
+    RERUN_THREADS,
+    SCORE_TOLERANCE,
+    Difference,
+    RerunReport,
+    check_policy_recorded,
+    compare_results,
+    deterministic_runtime,
+    library_mismatches,
+    live_pmids,
+    stored_inputs,
+    stored_results,
+)
+from ..store import runs
+from ..store.classifications import store_classifications
+from ..store.db import Database
+from .cluster import progress_bar, worker_count
+from .worker import PolicyRef, classify_papers, classify_with_texts
+
+log = logging.getLogger(__name__)
+
+
+def dask_rerun(db: Database, policy: Policy, client: Any, *, verify: bool = False,
+               threads: int = RERUN_THREADS, tolerance: float = SCORE_TOLERANCE,
+               cache_dir: Path | None = None, chunk: int = CHUNK,
+               ledger: bool = True) -> RerunReport:
+    """Re-classify every live record on ``client``'s workers; see :func:`scanner.rerun.rerun`."""
+    from classifiers.train import library_versions
+
+    report = RerunReport(policy=policy.version, verify=verify)
+    report.runtime = {**deterministic_runtime(threads), "libraries": library_versions(),
+                      "engine": "dask", "workers": worker_count(client)}
+    report.warnings = library_mismatches(policy)
+    for warning in report.warnings:
+        log.warning(kv("library_mismatch", detail=warning))
+    ref = PolicyRef.of(policy, cache_dir, threads)
+    with db.write() as conn:
+        check_policy_recorded(conn, policy)
+        run_id = runs.start_run(conn, policy=policy, kind="rerun",
+                                owner=f"{socket.gethostname()}:{os.getpid()}") if ledger else 0
+    start = time.perf_counter()
+    outcome = "failed"
+    ahead = 2 * worker_count(client)  # chunks in flight: bounded client memory
+    bar = progress_bar(0, "records", "rerun")
+    remote = RemoteClassifier(client, ref)
+    try:
+        inflight: deque[tuple[Any, list[tuple[str, str]], list[Paper],
+                              dict[str, dict[str, Any]]]] = deque()
+        after = ""
+        while True:
+            with db.read() as conn:
+                pmids = live_pmids(conn, after, chunk)
+                if pmids:
+                    inputs = stored_inputs(conn, pmids)
+                    have = stored_results(conn, policy, [(p, h) for p, h, _ in inputs])
+            if pmids:
+                after = pmids[-1]
+                report.records += len(inputs)
+                todo = [(p, h, paper) for p, h, paper in inputs if verify or p not in have]
+                if todo:
+                    bar.total += len(todo)
+                    bar.refresh()
+                    papers = [x for _, _, x in todo]
+                    fut = client.submit(classify_papers, ref, papers, pure=False)
+                    inflight.append((fut, [(p, h) for p, h, _ in todo], papers, have))
+            while inflight and (len(inflight) >= ahead or not pmids):
+                fut, keys, papers, have = inflight.popleft()
+                # As the single-process rerun: escalated papers read their stored full text.
+                results = with_stored_fulltext(db, policy, remote, papers,
+                                               fut.result()["results"])
+                _merge(db, policy, results, keys, have, report, verify, tolerance)
+                bar.update(len(keys))
+            if not pmids:
+                break
+        report.differences.sort(key=lambda d: d.pmid)
+        outcome = "succeeded"
+    finally:
+        bar.close()
+        report.seconds = time.perf_counter() - start
+        if ledger:
+            with db.write() as conn:
+                runs.finish_run(conn, run_id, outcome=outcome, counts=report.counts())
+    log.info(kv("rerun", engine="dask", policy=policy.version, records=report.records,
+                differences=len(report.differences), seconds=round(report.seconds, 2)))
+    return report
+
+
+class RemoteClassifier:
+    """``classify`` on a worker (what :func:`with_stored_fulltext` calls for the few
+    escalated papers), so the client never loads a model."""
+
+    def __init__(self, client: Any, ref: PolicyRef) -> None:
+        self.client, self.ref = client, ref
+
+    def classify(self, papers: Sequence[Paper], fulltexts: Sequence[Any] | None = None, *,
+                 missing: dict[str, str] | None = None) -> list[dict[str, Any]]:
+        texts = list(fulltexts) if fulltexts is not None else [None] * len(papers)
+        result: list[dict[str, Any]] = self.client.submit(
+            classify_with_texts, self.ref, list(papers), texts, missing, pure=False).result()
+        return result
+
+
+def _merge(db: Database, policy: Policy, results: list[dict[str, Any]],
+           keys: list[tuple[str, str]], have: dict[str, dict[str, Any]], report: RerunReport,
+           verify: bool, tolerance: float) -> None:
+    report.classified += len(results)
+    if verify:
+        for (pmid, _), computed in zip(keys, results, strict=True):
+            stored = have.get(pmid)
+            if stored is None:
+                report.unverified += 1
+                continue
+            report.compared += 1
+            for name, a, b in compare_results(stored, computed, tolerance):
+                report.differences.append(Difference(pmid, name, a, b))
+        return
+    with db.write() as conn:
+        again = stored_results(conn, policy, keys)  # another writer may have stored some
+        fresh = [r for (pmid, _), r in zip(keys, results, strict=True) if pmid not in again]
+        store_classifications(conn, fresh, dict(keys), runs.utcnow())
+    report.stored_new += len(fresh)
