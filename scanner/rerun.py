@@ -243,6 +243,19 @@ def _span_text(spans: list[tuple[Any, ...]]) -> str:
     return "; ".join(f"{s[0]}/{s[2]}@{s[3]}[{s[4]}:{s[5]}]" for s in spans) or "none"
 
 
+def compare_into(report: RerunReport, pmids: Sequence[str], results: Sequence[dict[str, Any]],
+                 have: dict[str, dict[str, Any]], tolerance: float) -> None:
+    """Compare computed results with the stored ones, adding differences to ``report``."""
+    for pmid, computed in zip(pmids, results, strict=True):
+        stored = have.get(pmid)
+        if stored is None:
+            report.unverified += 1
+            continue
+        report.compared += 1
+        for name, a, b in compare_results(stored, computed, tolerance):
+            report.differences.append(Difference(pmid, name, a, b))
+
+
 def compare_results(stored: dict[str, Any], computed: dict[str, Any],
                     tolerance: float = SCORE_TOLERANCE) -> list[tuple[str, Any, Any]]:
     """(field, stored, computed) for every field that differs; scores within tolerance."""
@@ -386,11 +399,4 @@ def _verify(db: Database, policy: Policy, factory: ClassifierFactory, report: Re
                                        factory().classify(papers))
         report.records += len(inputs)
         report.classified += len(inputs)
-        for (pmid, _, _), computed in zip(inputs, results, strict=True):
-            stored = have.get(pmid)
-            if stored is None:
-                report.unverified += 1
-                continue
-            report.compared += 1
-            for name, a, b in compare_results(stored, computed, tolerance):
-                report.differences.append(Difference(pmid, name, a, b))
+        compare_into(report, [pmid for pmid, _, _ in inputs], results, have, tolerance)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
 
 from sqlalchemy import Row, func, select
@@ -16,14 +15,7 @@ from .store.drafts import counts_by_state
 from .store.models import FetchBacklog, Record, RecordVersion
 from .store.records import count_records
 
-
-def _iso(value: dt.datetime | dt.date | None) -> str | None:
-    """ISO 8601; datetimes in UTC with their offset (SQLite returns them naive)."""
-    if value is None:
-        return None
-    if isinstance(value, dt.datetime) and value.tzinfo is None:
-        value = value.replace(tzinfo=dt.UTC)
-    return value.isoformat()
+_iso = daemon_state.iso
 
 
 def _run_json(run: Row[Any] | None) -> dict[str, Any] | None:

@@ -28,10 +28,9 @@ from ..rerun import (
     CHUNK,
     RERUN_THREADS,
     SCORE_TOLERANCE,
-    Difference,
     RerunReport,
     check_policy_recorded,
-    compare_results,
+    compare_into,
     deterministic_runtime,
     library_mismatches,
     live_pmids,
@@ -132,14 +131,7 @@ def _merge(db: Database, policy: Policy, results: list[dict[str, Any]],
            verify: bool, tolerance: float) -> None:
     report.classified += len(results)
     if verify:
-        for (pmid, _), computed in zip(keys, results, strict=True):
-            stored = have.get(pmid)
-            if stored is None:
-                report.unverified += 1
-                continue
-            report.compared += 1
-            for name, a, b in compare_results(stored, computed, tolerance):
-                report.differences.append(Difference(pmid, name, a, b))
+        compare_into(report, [pmid for pmid, _ in keys], results, have, tolerance)
         return
     with db.write() as conn:
         again = stored_results(conn, policy, keys)  # another writer may have stored some

@@ -17,7 +17,6 @@ and the rerun replaces the same file name (no record twice).
 from __future__ import annotations
 
 import gzip
-import hashlib
 import json
 import logging
 import os
@@ -27,6 +26,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any, cast
+
+from classifiers.embedding import file_sha256
 
 from ..errors import ScannerError
 from ..policy import Policy
@@ -43,14 +44,6 @@ _BLOCK = 8 << 20
 
 
 # -- planning -----------------------------------------------------------------------------
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def _open_text(path: Path) -> IO[bytes]:
     with path.open("rb") as fh:
         gz = fh.read(2) == b"\x1f\x8b"
