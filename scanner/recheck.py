@@ -32,7 +32,6 @@ from sqlalchemy import Connection, select
 
 from .config import Settings
 from .drafts.pipeline import draft_pending
-from .errors import ScanInProgressError
 from .logs import kv
 from .policy import Policy
 from .pubmed.eutils import EutilsClient, FetchResult
@@ -142,19 +141,8 @@ class Rechecker:
 
     def run(self, limit: int | None = None) -> RecheckReport:
         """Re-check up to ``limit`` records (all live records when None or 0)."""
-        taken, previous = leases.acquire(self.db, SCAN_LEASE, self.owner, self._ttl)
-        if not taken:
-            held = leases.holder(self.db, SCAN_LEASE)
-            who = f" by {held.owner}" if held else ""
-            raise ScanInProgressError(f"a scan or sweep is running on this database{who}")
-        try:
-            if previous is not None:
-                with self.db.write() as conn:
-                    closed = runs.mark_crashed(conn, previous)
-                log.warning(kv("scan_lock_taken_over", previous=previous, runs_closed=closed))
+        with self.scanner.scan_lease("a scan or sweep is running on this database"):
             return self._run_locked(limit or None)
-        finally:
-            leases.release(self.db, SCAN_LEASE, self.owner)
 
     def _run_locked(self, limit: int | None) -> RecheckReport:
         with self.db.read() as conn:

@@ -22,6 +22,7 @@ import random
 import socket
 import time
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -339,6 +340,34 @@ class RerunReport:
                 "verify": self.verify, "warnings": self.warnings, "runtime": self.runtime}
 
 
+@contextmanager
+def ledgered(db: Database, policy: Policy, report: RerunReport, *, ledger: bool,
+             threads: int, **runtime: Any) -> Iterator[None]:
+    """One rerun's frame: runtime and library checks on ``report``, the ledger row opened
+    before and closed after (``succeeded``, or ``failed`` if the body raised)."""
+    from classifiers.train import library_versions
+
+    report.runtime = {**deterministic_runtime(threads), "libraries": library_versions(),
+                      **runtime}
+    report.warnings = library_mismatches(policy)
+    for warning in report.warnings:
+        log.warning(kv("library_mismatch", detail=warning))
+    with db.write() as conn:
+        check_policy_recorded(conn, policy)
+        run_id = runs.start_run(conn, policy=policy, kind="rerun",
+                                owner=f"{socket.gethostname()}:{os.getpid()}") if ledger else 0
+    start = time.perf_counter()
+    outcome = "failed"
+    try:
+        yield
+        outcome = "succeeded"  # differences are in counts; "failed" is for errors
+    finally:
+        report.seconds = time.perf_counter() - start
+        if ledger:
+            with db.write() as conn:
+                runs.finish_run(conn, run_id, outcome=outcome, counts=report.counts())
+
+
 def rerun(db: Database, policy: Policy, classifier: ClassifierFactory | Any, *,
           verify: bool = False, threads: int = RERUN_THREADS,
           tolerance: float = SCORE_TOLERANCE, ledger: bool = True) -> RerunReport:
@@ -347,23 +376,10 @@ def rerun(db: Database, policy: Policy, classifier: ClassifierFactory | Any, *,
     ``classifier`` is a classifier or a factory for one (the factory builds it only when
     something needs classifying, so a no-op rerun loads no model).
     """
-    from classifiers.train import library_versions
-
     report = RerunReport(policy=policy.version, verify=verify)
-    report.runtime = {**deterministic_runtime(threads), "libraries": library_versions()}
-    report.warnings = library_mismatches(policy)
-    for warning in report.warnings:
-        log.warning(kv("library_mismatch", detail=warning))
     factory = once(classifier if not hasattr(classifier, "classify")
                    else (lambda: classifier))
-
-    with db.write() as conn:
-        check_policy_recorded(conn, policy)
-        run_id = runs.start_run(conn, policy=policy, kind="rerun",
-                                owner=f"{socket.gethostname()}:{os.getpid()}") if ledger else 0
-    start = time.perf_counter()
-    outcome = "failed"
-    try:
+    with ledgered(db, policy, report, ledger=ledger, threads=threads):
         if verify:
             _verify(db, policy, factory, report, tolerance)
         else:
@@ -372,12 +388,6 @@ def rerun(db: Database, policy: Policy, classifier: ClassifierFactory | Any, *,
                 if not item.stored:
                     report.classified += 1
                     report.stored_new += 1
-        outcome = "succeeded"  # differences are in counts; "failed" is for errors
-    finally:
-        report.seconds = time.perf_counter() - start
-        if ledger:
-            with db.write() as conn:
-                runs.finish_run(conn, run_id, outcome=outcome, counts=report.counts())
     log.info(kv("rerun", policy=policy.version, records=report.records,
                 differences=len(report.differences), seconds=round(report.seconds, 2)))
     return report

@@ -24,8 +24,9 @@ import datetime as dt
 import logging
 import sys
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from typing import Any, Protocol
 
@@ -156,17 +157,24 @@ class Scanner:
 
     # -- the scan --------------------------------------------------------------------
     def run(self, since: dt.date | None = None, until: dt.date | None = None) -> ScanReport:
+        with self.scan_lease("another scan is running on this database"):
+            return self._run_locked(since, until)
+
+    @contextmanager
+    def scan_lease(self, busy: str) -> Iterator[None]:
+        """Hold the database's scan lease (scans and sweeps never overlap); a run left
+        by a dead holder is closed as ``crashed``. Refused with ``busy`` when held."""
         taken, previous = leases.acquire(self.db, SCAN_LEASE, self.owner, self._ttl)
         if not taken:
             held = leases.holder(self.db, SCAN_LEASE)
             who = f" by {held.owner} (until {held.expires_at:%Y-%m-%d %H:%M:%S}Z)" if held else ""
-            raise ScanInProgressError(f"another scan is running on this database{who}")
+            raise ScanInProgressError(busy + who)
         try:
             if previous is not None:
                 with self.db.write() as conn:
                     closed = runs.mark_crashed(conn, previous)
                 log.warning(kv("scan_lock_taken_over", previous=previous, runs_closed=closed))
-            return self._run_locked(since, until)
+            yield
         finally:
             leases.release(self.db, SCAN_LEASE, self.owner)
 

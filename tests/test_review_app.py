@@ -513,3 +513,22 @@ def test_draft_page_shows_the_full_text_passage_with_the_span(
     passage = re.search(r'<p class="text passage">(.*?)</p>', page, re.S)
     assert passage and f'<mark class="ev-pem">{quote}</mark>' in passage.group(1)
     assert f"characters {start}–{start + len(quote)}" in page
+
+
+def test_with_every_state_shown_the_drafts_waiting_for_review_come_first(
+        alice: TestClient, app: tuple[TestClient, Database]) -> None:
+    _, db = app
+    first, second = pending_pmids(db)[:2]
+    alice.post(f"/papers/{first}/approve", data={
+        "csrf_token": csrf(alice), "version": version_of(alice, first),
+        **form_fields(alice, first)})
+    alice.post(f"/papers/{second}/reject", data={
+        "csrf_token": csrf(alice), "version": version_of(alice, second),
+        **form_fields(alice, second), "reason": "Out of scope."})
+    shown = re.findall(r'href="/papers/(\d+)"', alice.get("/?state=all").text)
+    with db.read() as conn:
+        states = dict(conn.execute(select(Draft.pmid, Draft.state)).all())
+    order = [states[p] for p in shown]
+    assert len(shown) == len(states)
+    assert order == sorted(order, key=lambda s: s != "pending")
+    assert set(order[-2:]) == {"approved", "rejected"}

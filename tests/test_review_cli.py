@@ -51,11 +51,16 @@ def test_users_add_from_the_environment_or_stdin(demo: tuple[Path, str]) -> None
     assert short.returncode != 0 and "password too short" in short.stderr
     listed = run(cfg, "users", "list").stdout
     assert "dana\tadmin\tactive" in listed and "erin\tcurator\tactive" in listed
+    assert run(cfg, "users", "disable", "dana").returncode == 0
+    assert "dana\tadmin\tdisabled" in run(cfg, "users", "list").stdout
+    missing = run(cfg, "users", "disable", "nobody")
+    assert missing.returncode != 0 and "no user 'nobody'" in missing.stderr
     from scanner.store import users
     db = open_database(url)
     with db.write() as conn:
         assert users.authenticate(conn, "erin", "piped password") is not None
         assert users.authenticate(conn, "erin", "wrong password") is None
+        assert users.authenticate(conn, "dana", "a long password") is None    # disabled
     db.dispose()
 
 

@@ -11,9 +11,6 @@ with the same torch thread count and see the same chunks, so the results are tho
 from __future__ import annotations
 
 import logging
-import os
-import socket
-import time
 from collections import deque
 from collections.abc import Sequence
 from pathlib import Path
@@ -29,10 +26,8 @@ from ..rerun import (
     RERUN_THREADS,
     SCORE_TOLERANCE,
     RerunReport,
-    check_policy_recorded,
     compare_into,
-    deterministic_runtime,
-    library_mismatches,
+    ledgered,
     live_pmids,
     stored_inputs,
     stored_results,
@@ -51,61 +46,45 @@ def dask_rerun(db: Database, policy: Policy, client: Any, *, verify: bool = Fals
                cache_dir: Path | None = None, chunk: int = CHUNK,
                ledger: bool = True) -> RerunReport:
     """Re-classify every live record on ``client``'s workers; see :func:`scanner.rerun.rerun`."""
-    from classifiers.train import library_versions
-
     report = RerunReport(policy=policy.version, verify=verify)
-    report.runtime = {**deterministic_runtime(threads), "libraries": library_versions(),
-                      "engine": "dask", "workers": worker_count(client)}
-    report.warnings = library_mismatches(policy)
-    for warning in report.warnings:
-        log.warning(kv("library_mismatch", detail=warning))
     ref = PolicyRef.of(policy, cache_dir, threads)
-    with db.write() as conn:
-        check_policy_recorded(conn, policy)
-        run_id = runs.start_run(conn, policy=policy, kind="rerun",
-                                owner=f"{socket.gethostname()}:{os.getpid()}") if ledger else 0
-    start = time.perf_counter()
-    outcome = "failed"
     ahead = 2 * worker_count(client)  # chunks in flight: bounded client memory
     bar = progress_bar(0, "records", "rerun")
     remote = RemoteClassifier(client, ref)
+    inflight: deque[tuple[Any, list[tuple[str, str]], list[Paper],
+                          dict[str, dict[str, Any]]]] = deque()
     try:
-        inflight: deque[tuple[Any, list[tuple[str, str]], list[Paper],
-                              dict[str, dict[str, Any]]]] = deque()
-        after = ""
-        while True:
-            with db.read() as conn:
-                pmids = live_pmids(conn, after, chunk)
+        with ledgered(db, policy, report, ledger=ledger, threads=threads, engine="dask",
+                      workers=worker_count(client)):
+            after = ""
+            while True:
+                with db.read() as conn:
+                    pmids = live_pmids(conn, after, chunk)
+                    if pmids:
+                        inputs = stored_inputs(conn, pmids)
+                        have = stored_results(conn, policy, [(p, h) for p, h, _ in inputs])
                 if pmids:
-                    inputs = stored_inputs(conn, pmids)
-                    have = stored_results(conn, policy, [(p, h) for p, h, _ in inputs])
-            if pmids:
-                after = pmids[-1]
-                report.records += len(inputs)
-                todo = [(p, h, paper) for p, h, paper in inputs if verify or p not in have]
-                if todo:
-                    bar.total += len(todo)
-                    bar.refresh()
-                    papers = [x for _, _, x in todo]
-                    fut = client.submit(classify_papers, ref, papers, pure=False)
-                    inflight.append((fut, [(p, h) for p, h, _ in todo], papers, have))
-            while inflight and (len(inflight) >= ahead or not pmids):
-                fut, keys, papers, have = inflight.popleft()
-                # As the single-process rerun: escalated papers read their stored full text.
-                results = with_stored_fulltext(db, policy, remote, papers,
-                                               fut.result()["results"])
-                _merge(db, policy, results, keys, have, report, verify, tolerance)
-                bar.update(len(keys))
-            if not pmids:
-                break
-        report.differences.sort(key=lambda d: d.pmid)
-        outcome = "succeeded"
+                    after = pmids[-1]
+                    report.records += len(inputs)
+                    todo = [(p, h, paper) for p, h, paper in inputs if verify or p not in have]
+                    if todo:
+                        bar.total += len(todo)
+                        bar.refresh()
+                        papers = [x for _, _, x in todo]
+                        fut = client.submit(classify_papers, ref, papers, pure=False)
+                        inflight.append((fut, [(p, h) for p, h, _ in todo], papers, have))
+                while inflight and (len(inflight) >= ahead or not pmids):
+                    fut, keys, papers, have = inflight.popleft()
+                    # As the single-process rerun: escalated papers read their stored full text.
+                    results = with_stored_fulltext(db, policy, remote, papers,
+                                                   fut.result()["results"])
+                    _merge(db, policy, results, keys, have, report, verify, tolerance)
+                    bar.update(len(keys))
+                if not pmids:
+                    break
+            report.differences.sort(key=lambda d: d.pmid)
     finally:
         bar.close()
-        report.seconds = time.perf_counter() - start
-        if ledger:
-            with db.write() as conn:
-                runs.finish_run(conn, run_id, outcome=outcome, counts=report.counts())
     log.info(kv("rerun", engine="dask", policy=policy.version, records=report.records,
                 differences=len(report.differences), seconds=round(report.seconds, 2)))
     return report

@@ -56,7 +56,7 @@ def _version(if_match: str | None) -> int:
     if not if_match:
         raise ReviewError("send the draft's ETag in If-Match")
     try:
-        return int(if_match.strip().strip('W/').strip('"').rsplit("-", 1)[-1])
+        return int(if_match.strip().removeprefix("W/").strip('"').rsplit("-", 1)[-1])
     except ValueError:
         raise ReviewError(f"not an ETag of a draft: {if_match!r}") from None
 

@@ -7,6 +7,7 @@ from urllib.parse import urlencode
 
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import RedirectResponse, Response
+from starlette.concurrency import run_in_threadpool
 
 from ..errors import ReviewError, StaleDraftError
 from ..export import FORMATS
@@ -160,7 +161,6 @@ def _fields(form: Any) -> dict[str, str]:
 @router.post("/papers/{pmid}/{action}")
 async def paper_action(request: Request, pmid: str, action: str) -> Response:
     form = await request.form()
-    from starlette.concurrency import run_in_threadpool
     return await run_in_threadpool(_paper_action, request, pmid, action, form)
 
 

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, Row, and_, func, insert, null, or_, select, update
+from sqlalchemy import Connection, Row, and_, func, insert, null, select, update
 
 from ..errors import NotFoundError, ReviewError, StaleDraftError
 from .models import Draft, DraftBody, DraftEvent, LabelCorrection
@@ -41,10 +41,8 @@ class QueueFilter:
     year_from: int | None = None
     year_to: int | None = None
     search: str | None = None
-    flagged: bool | None = None
     page: int = 1
     per_page: int = 50
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 QUEUE_COLUMNS = (Draft.id, Draft.pmid, Draft.state, Draft.version, Draft.priority, Draft.title,
@@ -77,10 +75,12 @@ def queue(conn: Connection, f: QueueFilter) -> tuple[list[Any], int]:
     where = and_(*conds) if conds else and_(True)
     total = conn.execute(select(func.count()).select_from(Draft).where(where)).scalar_one()
     page = max(1, f.page)
+    order: list[Any] = [Draft.priority.desc(), Draft.id.desc()]  # the queue index's order
+    if not f.state:     # every state shown: the drafts waiting for review still first
+        order.insert(0, (Draft.state != "pending").asc())
     rows = conn.execute(
         select(*QUEUE_COLUMNS).where(where)
-        .order_by(Draft.state.desc() if not f.state else Draft.priority.desc(),
-                  Draft.priority.desc(), Draft.id.desc())
+        .order_by(*order)
         .limit(f.per_page).offset((page - 1) * f.per_page)).all()
     return list(rows), int(total)
 
@@ -325,12 +325,6 @@ def published(conn: Connection) -> list[Row[Any]]:
                              .join(DraftBody, DraftBody.draft_id == Draft.id)
                              .where(Draft.has_published.is_(True))
                              .order_by(Draft.pmid)).all())
-
-
-def needs_attention(conn: Connection) -> int:
-    return int(conn.execute(select(func.count()).select_from(Draft).where(
-        or_(Draft.requeue_reason.is_not(None), Draft.retracted.is_(True)),
-        Draft.state == "pending")).scalar_one())
 
 
 def _clean(text: str) -> str:
