@@ -13,11 +13,12 @@ from typing import Any, TypeVar
 
 import click
 
+from classifiers.policy import Policy, load_policy
+
 from . import __version__
 from .config import Settings, load_settings
 from .errors import ScannerError
 from .logs import setup_logging
-from .policy import Policy, load_policy
 from .store.db import Database, open_database
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -97,15 +98,15 @@ def cli(ctx: click.Context, config_path: str | None, log_level: str) -> None:
 @handle_errors
 def scan(obj: Context, since: dt.date | None, until: dt.date | None) -> None:
     """Poll E-utilities for the policy query and store new and changed records."""
+    from .ingest.scan import Scanner
     from .pubmed.eutils import EutilsClient
-    from .scan import Scanner
 
     if since and until and since > until:
         raise click.BadParameter("--since is after --until")
     settings = obj.settings
     policy = obj.policy()
     db = obj.database()
-    from .classify import policy_classifier
+    from .policy.classify import policy_classifier
 
     with EutilsClient(settings.eutils) as client:
         report = Scanner(settings, db, policy, client,
@@ -119,7 +120,7 @@ def scan(obj: Context, since: dt.date | None, until: dt.date | None) -> None:
 @handle_errors
 def status(obj: Context, as_json: bool) -> None:
     """Show the store, the active policy and the last scan."""
-    from .status import status as build_status
+    from .ops.status import status as build_status
 
     data = build_status(obj.database(), obj.policy())
     if as_json:
@@ -147,7 +148,7 @@ def status(obj: Context, as_json: bool) -> None:
 def classify(obj: Context, version: str | None, input_path: str, fulltext_dir: str | None,
              output_path: str | None) -> None:
     """Classify PubMed XML offline, one JSON object per line (no database)."""
-    from .classify import classify_file
+    from .policy.classify import classify_file
 
     count = classify_file(obj.policy(version), Path(input_path),
                           Path(output_path) if output_path else None,
@@ -171,10 +172,10 @@ def classify(obj: Context, version: str | None, input_path: str, fulltext_dir: s
 def train(obj: Context, version: str | None, label_files: tuple[str, ...],
           out_dir: str | None, no_embeddings: bool, use_corrections: bool) -> None:
     """Train the relevance models deterministically; print the policy pins."""
-    from classifiers.datasets import REPO, load_labelled
     from classifiers.embedding import Encoder
-    from classifiers.train import policy_snippet
-    from classifiers.train import train as run_train
+    from scanner.training.datasets import REPO, load_labelled
+    from scanner.training.train import policy_snippet
+    from scanner.training.train import train as run_train
 
     policy = obj.policy(version)
     files = [Path(f) for f in label_files] or [REPO / "data" / "labels" / "dev.csv"]
@@ -183,7 +184,7 @@ def train(obj: Context, version: str | None, label_files: tuple[str, ...],
     encoder = None if no_embeddings or pin is None else Encoder(pin.package, pin.sha256)
     target = Path(out_dir) if out_dir else policy.root / "artifacts" / policy.version
     if use_corrections:
-        from .corrections import check_target_free, correction_examples, merge
+        from .policy.corrections import check_target_free, correction_examples, merge
 
         check_target_free(policy, target)
         examples, replaced, added = merge(examples, correction_examples(obj.database()))
@@ -208,10 +209,10 @@ def train(obj: Context, version: str | None, label_files: tuple[str, ...],
 def evaluate(obj: Context, version: str | None, label_files: tuple[str, ...],
              as_json: bool) -> None:
     """Per-label precision, recall, F1, confusion, routing and calibration."""
-    from classifiers.datasets import REPO, load_labelled
-    from classifiers.evaluate import evaluate as run_evaluate
-    from classifiers.evaluate import format_report
     from classifiers.pipeline import PaperClassifier, training_pmids
+    from scanner.training.datasets import REPO, load_labelled
+    from scanner.training.evaluate import evaluate as run_evaluate
+    from scanner.training.evaluate import format_report
 
     policy = obj.policy(version)
     files = [Path(f) for f in label_files] or [REPO / "data" / "labels" / "dev.csv",
@@ -307,7 +308,7 @@ def serve(obj: Context, host: str | None, port: int | None) -> None:
 @handle_errors
 def export(obj: Context, fmt: str, output_path: str | None) -> None:
     """Export approved entries only, with their version stamps."""
-    from .export import export_entries
+    from .publish.export import export_entries
     from .store import drafts as store
 
     with obj.database().read() as conn:
@@ -340,8 +341,8 @@ def rerun(obj: Context, version: str | None, verify: bool, threads: int | None,
     """Re-classify stored records from their stored raw XML under a pinned policy."""
     from classifiers.pipeline import PaperClassifier
 
-    from .rerun import RERUN_THREADS
-    from .rerun import rerun as run_rerun
+    from .policy.rerun import RERUN_THREADS
+    from .policy.rerun import rerun as run_rerun
 
     policy = obj.policy(version)
     if engine == "dask":
@@ -384,11 +385,11 @@ def rerun(obj: Context, version: str | None, verify: bool, threads: int | None,
 def diff(obj: Context, old: str, new: str, fmt: str, output_path: str | None,
          label_files: tuple[str, ...], no_eval: bool) -> None:
     """List the stored papers whose labels, routes or evidence differ between two policies."""
-    from classifiers.datasets import REPO
     from classifiers.pipeline import PaperClassifier
+    from scanner.training.datasets import REPO
 
-    from .policy_diff import diff_policies, evaluation_figures, format_diff
-    from .rerun import deterministic_runtime, once
+    from .policy.diff import diff_policies, evaluation_figures, format_diff
+    from .policy.rerun import deterministic_runtime, once
 
     old_policy, new_policy = obj.policy(old), obj.policy(new)
     deterministic_runtime()
@@ -418,7 +419,8 @@ def policy_group() -> None:
 @handle_errors
 def policy_list(obj: Context) -> None:
     """Every policy file and stored state: version, state, sha256, who activated it, when."""
-    from .policy import known_versions
+    from classifiers.policy import known_versions
+
     from .store import policies as store
 
     with obj.database().read() as conn:
@@ -445,8 +447,8 @@ def policy_activate(obj: Context, version: str, by: str, note: str | None) -> No
     """Make VERSION active; re-queue approved entries it would label differently."""
     from classifiers.pipeline import PaperClassifier
 
-    from .policy_activate import activate_policy
-    from .rerun import deterministic_runtime
+    from .policy.activate import activate_policy
+    from .policy.rerun import deterministic_runtime
 
     policy = obj.policy(version)
     previous_version = obj.active_version()
@@ -472,7 +474,7 @@ def corrections() -> None:
 @handle_errors
 def corrections_export(obj: Context, output_path: str | None) -> None:
     """Write the latest correction per paper and label as a labelled CSV."""
-    from .corrections import export_csv
+    from .policy.corrections import export_csv
 
     text, n = export_csv(obj.database())
     if output_path:
@@ -556,7 +558,7 @@ def db_current(obj: Context) -> None:
 def demo(obj: Context, database_url: str | None, keep: bool, serve: bool, host: str | None,
          port: int | None) -> None:
     """The pipeline offline: replay server, scan, classify, draft, then the review app."""
-    from .demo import run_demo
+    from .ops.demo import run_demo
 
     run_demo(obj.settings, database_url=database_url, keep=keep, echo=click.echo,
              serve=serve, host=host, port=port)
@@ -573,8 +575,8 @@ def daemon(ctx: click.Context, interval: float | None, no_wait: bool) -> None:
     """Scan and sweep on schedule, one daemon per database; stop with SIGTERM."""
     from click.core import ParameterSource
 
-    from .classify import policy_classifier
-    from .daemon import Daemon
+    from .ops.daemon import Daemon
+    from .policy.classify import policy_classifier
 
     obj: Context = ctx.obj
     if ctx.parent is not None and ctx.parent.get_parameter_source(
@@ -593,9 +595,9 @@ def daemon(ctx: click.Context, interval: float | None, no_wait: bool) -> None:
 @handle_errors
 def recheck(obj: Context, limit: int | None) -> None:
     """Re-fetch known records: store changes, flag retractions, errata and deletions."""
-    from .classify import policy_classifier
+    from .ingest.recheck import Rechecker
+    from .policy.classify import policy_classifier
     from .pubmed.eutils import EutilsClient
-    from .recheck import Rechecker
 
     settings = obj.settings
     policy = obj.policy()

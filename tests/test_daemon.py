@@ -20,14 +20,14 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select, update
 
+from classifiers.policy import load_policy
 from scanner.config import ScheduleSettings
-from scanner.daemon_support import sqlite_has_wal_race
-from scanner.policy import load_policy
+from scanner.ingest.scan import Scanner
+from scanner.ops.daemon_support import sqlite_has_wal_race
+from scanner.ops.status import status
 from scanner.pubmed.eutils import EutilsClient
 from scanner.pubmed.ratelimit import RateLimiter
 from scanner.pubmed.windows import pubmed_today
-from scanner.scan import Scanner
-from scanner.status import status
 from scanner.store import leases, runs
 from scanner.store.db import Database, open_database
 from scanner.store.models import Lease, Record, RecordVersion, ScanRun

@@ -10,13 +10,13 @@ from typing import Any
 import pytest
 from sqlalchemy import select, update
 
-from scanner.classify import policy_classifier
+from classifiers.policy import load_policy
 from scanner.errors import ScanInProgressError
-from scanner.policy import load_policy
+from scanner.ingest.recheck import Rechecker
+from scanner.ingest.scan import Scanner
+from scanner.policy.classify import policy_classifier
 from scanner.pubmed.eutils import EutilsClient
 from scanner.pubmed.ratelimit import RateLimiter
-from scanner.recheck import Rechecker
-from scanner.scan import Scanner
 from scanner.store import drafts, leases, runs
 from scanner.store.db import Database, open_database
 from scanner.store.models import Classification, Draft, Record, RecordVersion

@@ -7,8 +7,9 @@ from typing import Any
 
 from sqlalchemy import Connection, Row, insert, select, update
 
+from classifiers.policy import Policy
+
 from .. import __version__
-from ..policy import Policy
 from .models import ScanRun, Watermark
 
 OUTCOMES = ("running", "succeeded", "failed", "interrupted", "crashed")

@@ -15,10 +15,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from classifiers.paper import Paper
 from scanner.errors import ScannerError
 from scanner.pubmed.parse import ParsedRecord, iter_pubmed_xml
-
-from .paper import Paper
 
 REPO = Path(__file__).resolve().parents[1]
 DEMO_XML = REPO / "data" / "demo" / "pubmed_demo.xml"

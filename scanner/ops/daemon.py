@@ -39,7 +39,19 @@ from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import SQLAlchemyError
 
-from .config import Settings
+from classifiers.policy import Policy
+
+from ..config import Settings
+from ..errors import ScanInProgressError, ScannerError
+from ..ingest.recheck import Rechecker
+from ..ingest.scan import SCAN_LEASE, Classifier, Scanner, ScanStopped
+from ..logs import kv
+from ..pubmed.eutils import EutilsClient
+from ..store import daemon_state, leases
+from ..store.daemon_state import DAEMON, iso
+from ..store.db import Database
+from ..store.models import Record, ScanRun
+from ..store.runs import utcnow
 from .daemon_support import (
     DaemonLeaseHeld,
     DaemonLeaseLost,
@@ -47,17 +59,6 @@ from .daemon_support import (
     leave_stragglers,
     sqlite_has_wal_race,
 )
-from .errors import ScanInProgressError, ScannerError
-from .logs import kv
-from .policy import Policy
-from .pubmed.eutils import EutilsClient
-from .recheck import Rechecker
-from .scan import SCAN_LEASE, Classifier, Scanner, ScanStopped
-from .store import daemon_state, leases
-from .store.daemon_state import DAEMON, iso
-from .store.db import Database
-from .store.models import Record, ScanRun
-from .store.runs import utcnow
 
 log = logging.getLogger(__name__)
 

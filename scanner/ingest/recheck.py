@@ -30,17 +30,18 @@ from typing import Any
 
 from sqlalchemy import Connection, select
 
-from .config import Settings
-from .drafts.pipeline import draft_pending
-from .logs import kv
-from .policy import Policy
-from .pubmed.eutils import EutilsClient, FetchResult
+from classifiers.policy import Policy
+
+from ..config import Settings
+from ..drafts.pipeline import draft_pending
+from ..logs import kv
+from ..pubmed.eutils import EutilsClient, FetchResult
+from ..store import drafts, leases, runs
+from ..store.classifications import check_policy_unchanged
+from ..store.db import Database
+from ..store.models import Record
+from ..store.records import mark_deleted, upsert_records
 from .scan import SCAN_LEASE, Classifier, Scanner, ScanReport, ScanStopped
-from .store import drafts, leases, runs
-from .store.classifications import check_policy_unchanged
-from .store.db import Database
-from .store.models import Record
-from .store.records import mark_deleted, upsert_records
 
 log = logging.getLogger(__name__)
 

@@ -34,23 +34,23 @@ from sqlalchemy import Connection, Row, delete, insert, select, update
 from tqdm import tqdm
 
 from classifiers.paper import Paper
+from classifiers.policy import Policy
 
-from .config import Settings
-from .drafts.pipeline import draft_pending
-from .errors import EutilsError, ScanInProgressError, WindowTooLargeError
-from .logs import kv
-from .policy import Policy
-from .pubmed.eutils import ESEARCH_CAP, EutilsClient, FetchResult, SearchResult, WebEnvExpired
-from .pubmed.windows import Window, plan_windows, pubmed_today
-from .store import leases, runs
-from .store.classifications import (
+from ..config import Settings
+from ..drafts.pipeline import draft_pending
+from ..errors import EutilsError, ScanInProgressError, WindowTooLargeError
+from ..logs import kv
+from ..pubmed.eutils import ESEARCH_CAP, EutilsClient, FetchResult, SearchResult, WebEnvExpired
+from ..pubmed.windows import Window, plan_windows, pubmed_today
+from ..store import leases, runs
+from ..store.classifications import (
     check_policy_unchanged,
     store_classifications,
     unclassified,
 )
-from .store.db import Database
-from .store.models import FetchBacklog, Record
-from .store.records import UpsertResult, mark_deleted, upsert_records
+from ..store.db import Database
+from ..store.models import FetchBacklog, Record
+from ..store.records import UpsertResult, mark_deleted, upsert_records
 
 log = logging.getLogger(__name__)
 

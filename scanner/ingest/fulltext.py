@@ -23,13 +23,13 @@ from sqlalchemy import Connection, Row, insert, select
 
 from classifiers.document import FullText, from_jats
 from classifiers.paper import Paper
+from classifiers.policy import Policy
 
-from .errors import EutilsError
-from .logs import kv
-from .policy import Policy
-from .pubmed.eutils import EutilsClient
-from .store.db import Database
-from .store.models import FullTextRow
+from ..errors import EutilsError
+from ..logs import kv
+from ..pubmed.eutils import EutilsClient
+from ..store.db import Database
+from ..store.models import FullTextRow
 
 log = logging.getLogger(__name__)
 
@@ -111,7 +111,7 @@ def with_stored_fulltext(db: Database, policy: Policy, classifier: Any,
     reads exactly the text the scan read (and gives the reason the scan gave when there
     was none).
     """
-    from .store.models import Record
+    from ..store.models import Record
 
     out = list(results)
     for i, (paper, result) in enumerate(zip(papers, results, strict=True)):

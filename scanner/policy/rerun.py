@@ -29,18 +29,18 @@ from typing import Any
 from sqlalchemy import Connection, and_, func, select
 
 from classifiers.paper import Paper
+from classifiers.policy import Policy
 
-from .errors import PolicyError, ScannerError
-from .fulltext import with_stored_fulltext
-from .logs import kv
-from .policy import Policy
-from .pubmed.parse import ParsedRecord, parse_pubmed_xml
-from .store import policies as policy_store
-from .store import runs
-from .store.classifications import check_policy_unchanged, store_classifications
-from .store.db import Database
-from .store.models import Classification, Record, RecordVersion
-from .store.records import decompress
+from ..errors import PolicyError, ScannerError
+from ..ingest.fulltext import with_stored_fulltext
+from ..logs import kv
+from ..pubmed.parse import ParsedRecord, parse_pubmed_xml
+from ..store import policies as policy_store
+from ..store import runs
+from ..store.classifications import check_policy_unchanged, store_classifications
+from ..store.db import Database
+from ..store.models import Classification, Record, RecordVersion
+from ..store.records import decompress
 
 log = logging.getLogger(__name__)
 
@@ -87,7 +87,7 @@ def manifest_libraries(policy: Policy) -> dict[str, str]:
 
 def library_mismatches(policy: Policy) -> list[str]:
     """One warning per checked library whose version differs from the manifest."""
-    from classifiers.train import library_versions
+    from scanner.training.train import library_versions
 
     recorded = manifest_libraries(policy)
     here = library_versions()
@@ -345,7 +345,7 @@ def ledgered(db: Database, policy: Policy, report: RerunReport, *, ledger: bool,
              threads: int, **runtime: Any) -> Iterator[None]:
     """One rerun's frame: runtime and library checks on ``report``, the ledger row opened
     before and closed after (``succeeded``, or ``failed`` if the body raised)."""
-    from classifiers.train import library_versions
+    from scanner.training.train import library_versions
 
     report.runtime = {**deterministic_runtime(threads), "libraries": library_versions(),
                       **runtime}
