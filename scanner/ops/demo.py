@@ -29,7 +29,7 @@ from ..store.db import Database, open_database
 from ..store.models import Classification, Record
 from .status import status
 
-DEMO_DATA = Path(__file__).resolve().parents[1] / "data" / "demo"
+DEMO_DATA = Path(__file__).resolve().parents[2] / "data" / "demo"
 DEMO_FILE = DEMO_DATA / "pubmed_demo.xml"
 
 

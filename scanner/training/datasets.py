@@ -19,7 +19,7 @@ from classifiers.paper import Paper
 from scanner.errors import ScannerError
 from scanner.pubmed.parse import ParsedRecord, iter_pubmed_xml
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 DEMO_XML = REPO / "data" / "demo" / "pubmed_demo.xml"
 DEFAULT_SHARED = REPO.parent / "shared" / "data"
 
