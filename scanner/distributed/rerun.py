@@ -19,8 +19,8 @@ from typing import Any
 from classifiers.paper import Paper
 from classifiers.policy import Policy
 
-from ..ingest.fulltext import with_stored_fulltext
 from ..logs import kv
+from ..policy.fulltext import with_stored_fulltext
 from ..policy.rerun import (
     CHUNK,
     RERUN_THREADS,

@@ -13,13 +13,9 @@ reused rather than fetched again.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import logging
 from collections.abc import Sequence
 from typing import Any
-
-import zstandard
-from sqlalchemy import Connection, Row, insert, select
 
 from classifiers.document import FullText, from_jats
 from classifiers.paper import Paper
@@ -27,45 +23,21 @@ from classifiers.policy import Policy
 
 from ..errors import EutilsError
 from ..logs import kv
+from ..policy.fulltext import NO_OA, NO_PMCID, wants_fulltext
 from ..pubmed.eutils import EutilsClient
 from ..store.db import Database
-from ..store.models import FullTextRow
+from ..store.fulltexts import load_document, store_fulltext, stored_fulltext
 
 log = logging.getLogger(__name__)
 
-NO_PMCID = "no PMCID, so no open-access full text in PMC"
-NO_OA = "no open-access full text in PMC"
 
 
-def wants_fulltext(policy: Policy, result: dict[str, Any]) -> bool:
-    spec = policy.fulltext
-    return bool(spec is not None and spec.escalate and "pmc" in spec.sources
-                and result["pem"]["label"] in spec.escalate_labels
-                and result["relevance"]["label"] == "mecfs"
-                and result["study"]["human_participants"] is not False)
 
 
-def stored_fulltext(conn: Connection, pmid: str) -> Row[Any] | None:
-    """The latest stored full-text outcome of ``pmid`` (text or "unavailable")."""
-    return conn.execute(select(FullTextRow.__table__).where(FullTextRow.pmid == pmid)
-                        .order_by(FullTextRow.fetched_at.desc(), FullTextRow.id.desc())
-                        ).first()
 
 
-def load_document(row: Row[Any]) -> FullText | None:
-    if row.status != "ok" or row.content_z is None:
-        return None
-    return from_jats(zstandard.ZstdDecompressor().decompress(row.content_z))
 
 
-def _store(conn: Connection, pmid: str, pmcid: str | None, raw: bytes | None, note: str | None,
-           now: dt.datetime) -> None:
-    conn.execute(insert(FullTextRow).values(
-        pmid=pmid, pmcid=pmcid, source="pmc", status="ok" if raw else "unavailable",
-        format="jats" if raw else None,
-        sha256=hashlib.sha256(raw).hexdigest() if raw else None,
-        content_z=zstandard.ZstdCompressor(level=3, write_content_size=True).compress(raw)
-        if raw else None, note=note, fetched_at=now))
 
 
 def escalate(db: Database, client: EutilsClient, policy: Policy, classifier: Any,
@@ -94,7 +66,7 @@ def escalate(db: Database, client: EutilsClient, policy: Policy, classifier: Any
             else:
                 doc = from_jats(raw) if raw else None
                 with db.write() as conn:
-                    _store(conn, paper.pmid, pmcid, raw if doc is not None else None,
+                    store_fulltext(conn, paper.pmid, pmcid, raw if doc is not None else None,
                            None if doc is not None else NO_OA, now)
         out[i] = classifier.classify([paper], [doc], missing={paper.pmid: why})[0]
         log.info(kv("fulltext_escalated", pmid=paper.pmid, pmcid=pmcid,
@@ -102,27 +74,3 @@ def escalate(db: Database, client: EutilsClient, policy: Policy, classifier: Any
     return out
 
 
-def with_stored_fulltext(db: Database, policy: Policy, classifier: Any,
-                         papers: Sequence[Paper], results: list[dict[str, Any]],
-                         ) -> list[dict[str, Any]]:
-    """``results`` with escalated papers reclassified from their *stored* full text.
-
-    What reruns use: no request is made, so a rerun under a policy with ``[fulltext]``
-    reads exactly the text the scan read (and gives the reason the scan gave when there
-    was none).
-    """
-    from ..store.models import Record
-
-    out = list(results)
-    for i, (paper, result) in enumerate(zip(papers, results, strict=True)):
-        if not wants_fulltext(policy, result):
-            continue
-        with db.read() as conn:
-            row = stored_fulltext(conn, paper.pmid)
-            pmcid = conn.execute(select(Record.pmcid).where(Record.pmid == paper.pmid)
-                                 ).scalar_one_or_none()
-        doc = load_document(row) if row is not None else None
-        why = NO_PMCID if not pmcid else (row.note if row is not None and row.note
-                                          else NO_OA)
-        out[i] = classifier.classify([paper], [doc], missing={paper.pmid: why})[0]
-    return out

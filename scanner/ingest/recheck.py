@@ -41,7 +41,7 @@ from ..store.classifications import check_policy_unchanged
 from ..store.db import Database
 from ..store.models import Record
 from ..store.records import mark_deleted, upsert_records
-from .scan import SCAN_LEASE, Classifier, Scanner, ScanReport, ScanStopped
+from .scan import SCAN_LEASE, Classifier, Scanner, ScanStopped
 
 log = logging.getLogger(__name__)
 
@@ -161,9 +161,7 @@ class Rechecker:
             for i in range(0, len(pmids), batch):
                 self.scanner.check_stop()
                 self._batch(report, pmids[i:i + batch])
-            scan_report = ScanReport(run_id, None, None, None, "running")
-            self.scanner._classify_pending(scan_report)  # the scan's own path
-            report.counts.classified = scan_report.counts.classified
+            report.counts.classified = self.scanner.classify_pending()  # the scan's own path
             if self.scanner.classifier is not None:
                 report.counts.drafted = draft_pending(self.db, self.policy)
         except BaseException as exc:

@@ -32,7 +32,6 @@ from classifiers.paper import Paper
 from classifiers.policy import Policy
 
 from ..errors import PolicyError, ScannerError
-from ..ingest.fulltext import with_stored_fulltext
 from ..logs import kv
 from ..pubmed.parse import ParsedRecord, parse_pubmed_xml
 from ..store import policies as policy_store
@@ -41,6 +40,7 @@ from ..store.classifications import check_policy_unchanged, store_classification
 from ..store.db import Database
 from ..store.models import Classification, Record, RecordVersion
 from ..store.records import decompress
+from .fulltext import with_stored_fulltext
 
 log = logging.getLogger(__name__)
 

@@ -22,10 +22,10 @@ from ..config import Settings
 from ..drafts.content import DraftContent, Sentence
 from ..drafts.wording import check_wording
 from ..errors import NotFoundError, PolicyError, ReviewError
-from ..ingest.fulltext import load_document, stored_fulltext
 from ..publish.export import export_entries
 from ..store import drafts as store
 from ..store.db import Database
+from ..store.fulltexts import load_document, stored_fulltext
 from ..store.models import Classification, Record
 from ..store.runs import utcnow
 
