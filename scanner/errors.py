@@ -92,3 +92,8 @@ class StaleDraftError(ReviewError):
         super().__init__(message)
         self.current_version = current_version
         self.changes = changes
+
+
+class RunStopped(Exception):
+    """A cooperative stop (the daemon got SIGTERM): a run ends ``interrupted`` between
+    batches. Not a :class:`ScannerError`: nothing went wrong."""

@@ -41,7 +41,7 @@ from ..store.classifications import check_policy_unchanged
 from ..store.db import Database
 from ..store.models import Record
 from ..store.records import mark_deleted, upsert_records
-from .scan import SCAN_LEASE, Classifier, Scanner, ScanStopped
+from .scan import SCAN_LEASE, Classifier, Scanner
 
 log = logging.getLogger(__name__)
 
@@ -151,32 +151,20 @@ class Rechecker:
             stmt = (select(Record.pmid).where(Record.deleted_at.is_(None))
                     .order_by(Record.last_checked_at, Record.pmid))
             pmids = list(conn.execute(stmt.limit(limit) if limit else stmt).scalars())
-        with self.db.write() as conn:
-            run_id = runs.start_run(conn, policy=self.policy, owner=self.owner, kind="recheck")
-        report = RecheckReport(run_id, "running")
-        log.info(kv("recheck_start", run=run_id, records=len(pmids), limit=limit,
-                    policy=self.policy.version))
-        try:
+        report = RecheckReport(0, "running")
+        with runs.ledger(self.db, policy=self.policy, owner=self.owner, kind="recheck",
+                         counts=lambda: asdict(report.counts), report=report) as run:
+            log.info(kv("recheck_start", run=run.run_id, records=len(pmids), limit=limit,
+                        policy=self.policy.version))
             batch = self.settings.eutils.batch_size
             for i in range(0, len(pmids), batch):
                 self.scanner.check_stop()
                 self._batch(report, pmids[i:i + batch])
-            report.counts.classified = self.scanner.classify_pending()  # the scan's own path
+            # the scan's own path classifies what changed
+            report.counts.classified = self.scanner.classify_pending()
             if self.scanner.classifier is not None:
                 report.counts.drafted = draft_pending(self.db, self.policy)
-        except BaseException as exc:
-            outcome = ("interrupted" if isinstance(exc, KeyboardInterrupt | ScanStopped)
-                       else "failed")
-            report.outcome = outcome
-            with self.db.write() as conn:
-                runs.finish_run(conn, run_id, outcome=outcome, counts=asdict(report.counts),
-                                error=str(exc) or type(exc).__name__)
-            log.error(kv("recheck_" + outcome, run=run_id, error=str(exc) or type(exc).__name__))
-            raise
-        report.outcome = "succeeded"
-        with self.db.write() as conn:
-            runs.finish_run(conn, run_id, outcome="succeeded", counts=asdict(report.counts))
-        log.info(kv("recheck_done", run=run_id, **asdict(report.counts)))
+        log.info(kv("recheck_done", run=report.run_id, **asdict(report.counts)))
         return report
 
     def _fetch(self, pmids: list[str]) -> tuple[FetchResult, list[str]]:

@@ -38,7 +38,7 @@ from classifiers.policy import Policy
 
 from ..config import Settings
 from ..drafts.pipeline import draft_pending
-from ..errors import EutilsError, ScanInProgressError, WindowTooLargeError
+from ..errors import EutilsError, RunStopped, ScanInProgressError, WindowTooLargeError
 from ..logs import kv
 from ..pubmed.eutils import ESEARCH_CAP, EutilsClient, FetchResult, SearchResult, WebEnvExpired
 from ..pubmed.windows import Window, plan_windows, pubmed_today
@@ -57,7 +57,7 @@ log = logging.getLogger(__name__)
 SCAN_LEASE = "scan"
 
 
-class ScanStopped(Exception):
+class ScanStopped(RunStopped):
     """A stop was requested (the daemon got SIGTERM): the scan ends between batches."""
 
 
@@ -184,35 +184,23 @@ class Scanner:
             check_policy_unchanged(conn, self.policy)
             watermark = runs.get_watermark(conn, query_sha)
         start, end = self.plan(since, until, watermark)
-        with self.db.write() as conn:
-            run_id = runs.start_run(conn, policy=self.policy, owner=self.owner,
-                                    window_start=start, window_end=end)
-        report = ScanReport(run_id, start, end, watermark, "running")
-        log.info(kv("scan_start", run=run_id, start=start, end=end, watermark=watermark,
-                    policy=self.policy.version))
+        report = ScanReport(0, start, end, watermark, "running")
         bar = tqdm(total=0, unit="rec", desc="scan", disable=not self.progress, leave=False)
         try:
-            self._retry_backlog(report)
-            if start <= end:
-                self._scan_range(report, start, end, bar)
-            report.counts.classified += self.classify_pending()
-            if self.classifier is not None:
-                report.counts.drafted = draft_pending(self.db, self.policy)
-        except BaseException as exc:
-            outcome = ("interrupted" if isinstance(exc, KeyboardInterrupt | ScanStopped)
-                       else "failed")
-            report.outcome = outcome
-            with self.db.write() as conn:
-                runs.finish_run(conn, run_id, outcome=outcome, counts=asdict(report.counts),
-                                error=str(exc) or type(exc).__name__)
-            log.error(kv("scan_" + outcome, run=run_id, error=str(exc) or type(exc).__name__))
-            raise
+            with runs.ledger(self.db, policy=self.policy, owner=self.owner, kind="scan",
+                             counts=lambda: asdict(report.counts), report=report,
+                             window_start=start, window_end=end) as run:
+                log.info(kv("scan_start", run=run.run_id, start=start, end=end,
+                            watermark=watermark, policy=self.policy.version))
+                self._retry_backlog(report)
+                if start <= end:
+                    self._scan_range(report, start, end, bar)
+                report.counts.classified += self.classify_pending()
+                if self.classifier is not None:
+                    report.counts.drafted = draft_pending(self.db, self.policy)
         finally:
             bar.close()
-        report.outcome = "succeeded"
-        with self.db.write() as conn:
-            runs.finish_run(conn, run_id, outcome="succeeded", counts=asdict(report.counts))
-        log.info(kv("scan_done", run=run_id, **asdict(report.counts),
+        log.info(kv("scan_done", run=report.run_id, **asdict(report.counts),
                     watermark=report.watermark))
         return report
 

@@ -343,8 +343,8 @@ class RerunReport:
 @contextmanager
 def ledgered(db: Database, policy: Policy, report: RerunReport, *, ledger: bool,
              threads: int, **runtime: Any) -> Iterator[None]:
-    """One rerun's frame: runtime and library checks on ``report``, the ledger row opened
-    before and closed after (``succeeded``, or ``failed`` if the body raised)."""
+    """One rerun's frame: runtime and library checks on ``report``, inside the run-ledger
+    frame every run shares (:func:`scanner.store.runs.ledger`)."""
     from scanner.training.train import library_versions
 
     report.runtime = {**deterministic_runtime(threads), "libraries": library_versions(),
@@ -352,20 +352,15 @@ def ledgered(db: Database, policy: Policy, report: RerunReport, *, ledger: bool,
     report.warnings = library_mismatches(policy)
     for warning in report.warnings:
         log.warning(kv("library_mismatch", detail=warning))
-    with db.write() as conn:
+    with db.read() as conn:
         check_policy_recorded(conn, policy)
-        run_id = runs.start_run(conn, policy=policy, kind="rerun",
-                                owner=f"{socket.gethostname()}:{os.getpid()}") if ledger else 0
     start = time.perf_counter()
-    outcome = "failed"
     try:
-        yield
-        outcome = "succeeded"  # differences are in counts; "failed" is for errors
+        with runs.ledger(db, policy=policy, kind="rerun", counts=report.counts, record=ledger,
+                         owner=f"{socket.gethostname()}:{os.getpid()}"):
+            yield  # differences are in counts; "failed" is for errors
     finally:
         report.seconds = time.perf_counter() - start
-        if ledger:
-            with db.write() as conn:
-                runs.finish_run(conn, run_id, outcome=outcome, counts=report.counts())
 
 
 def rerun(db: Database, policy: Policy, classifier: ClassifierFactory | Any, *,
