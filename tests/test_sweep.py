@@ -29,7 +29,7 @@ from scanner.distributed.sweep import Manifest, plan_file, run_sweep
 from scanner.distributed.worker import partition_papers
 from scanner.errors import ScannerError
 from scanner.policy.classify import classify_file
-from scanner.policy.rerun import SCORE_TOLERANCE
+from scanner.policy.compare import SCORE_TOLERANCE
 from scanner.pubmed.parse import ParsedRecord, iter_pubmed_xml
 from scanner.store import runs
 from scanner.store.db import open_database

@@ -29,8 +29,8 @@ def rerun(obj: Context, version: str | None, verify: bool, threads: int | None,
     """Re-classify stored records from their stored raw XML under a pinned policy."""
     from classifiers.pipeline import PaperClassifier
 
-    from ..policy.rerun import RERUN_THREADS
     from ..policy.rerun import rerun as run_rerun
+    from ..policy.runtime import RERUN_THREADS
 
     policy = obj.policy(version)
     if engine == "dask":
@@ -76,7 +76,8 @@ def diff(obj: Context, old: str, new: str, fmt: str, output_path: str | None,
     from scanner.training.datasets import REPO
 
     from ..policy.diff import diff_policies, evaluation_figures, format_diff
-    from ..policy.rerun import deterministic_runtime, once
+    from ..policy.runtime import deterministic_runtime
+    from ..policy.stored import once
 
     old_policy, new_policy = obj.policy(old), obj.policy(new)
     deterministic_runtime()
@@ -133,7 +134,7 @@ def policy_activate(obj: Context, version: str, by: str, note: str | None) -> No
     from classifiers.pipeline import PaperClassifier
 
     from ..policy.activate import activate_policy
-    from ..policy.rerun import deterministic_runtime
+    from ..policy.runtime import deterministic_runtime
 
     policy = obj.policy(version)
     previous_version = obj.active_version()

@@ -20,18 +20,11 @@ from classifiers.paper import Paper
 from classifiers.policy import Policy
 
 from ..logs import kv
+from ..policy.compare import SCORE_TOLERANCE, RerunReport, compare_into
 from ..policy.fulltext import with_stored_fulltext
-from ..policy.rerun import (
-    CHUNK,
-    RERUN_THREADS,
-    SCORE_TOLERANCE,
-    RerunReport,
-    compare_into,
-    ledgered,
-    live_pmids,
-    stored_inputs,
-    stored_results,
-)
+from ..policy.rerun import ledgered
+from ..policy.runtime import RERUN_THREADS
+from ..policy.stored import CHUNK, live_pmids, stored_inputs, stored_results
 from ..store import runs
 from ..store.classifications import store_classifications
 from ..store.db import Database

@@ -80,7 +80,7 @@ def classifier_for(ref: PolicyRef) -> Any:
             return found
         from classifiers.pipeline import PaperClassifier
 
-        from ..policy.rerun import deterministic_runtime
+        from ..policy.runtime import deterministic_runtime
 
         policy = load_policy(Path(ref.policy_dir), ref.version)
         if policy.sha256 != ref.sha256:

@@ -24,7 +24,7 @@ from ..store.db import Database
 from ..store.models import Classification, Draft
 from ..store.runs import utcnow
 from .diff import describe, summary
-from .rerun import ClassifierFactory, check_policy_recorded, results_under
+from .stored import ClassifierFactory, check_policy_recorded, results_under
 
 #: What makes an approved entry stale (a route change alone does not: it is not published).
 STALE_KINDS = ("relevance", "pem", "evidence", "design")

@@ -25,7 +25,7 @@ from ..errors import PolicyError
 from ..store.db import Database
 from ..store.models import LabelCorrection, RecordVersion
 from ..store.records import decompress
-from .rerun import paper_from_raw
+from .stored import paper_from_raw
 
 COLUMNS = ("pmid", "source", "relevance", "pem", "design", "human_participants",
            "definitions", "note")

@@ -23,7 +23,8 @@ from classifiers.policy import Policy
 
 from ..store.db import Database
 from ..store.models import Record
-from .rerun import ClassifierFactory, _span_text, _spans, check_policy_recorded, results_under
+from .compare import evidence_spans, spans_text
+from .stored import ClassifierFactory, check_policy_recorded, results_under
 
 #: Kinds of change, in the order they are reported.
 KINDS = ("relevance", "route", "pem", "pem_route", "evidence", "design")
@@ -35,7 +36,7 @@ def summary(result: dict[str, Any]) -> dict[str, Any]:
             "score": result["relevance"]["score"],
             "route": result["relevance"]["route"],
             "pem": result["pem"]["label"], "pem_route": result["pem"]["route"],
-            "evidence": _span_text(_spans(result)), "design": result["study"]["design"]}
+            "evidence": spans_text(evidence_spans(result)), "design": result["study"]["design"]}
 
 
 def change_kinds(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
