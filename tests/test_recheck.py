@@ -1,4 +1,4 @@
-"""The revision sweep against a real local E-utilities server: versions, flags, curator tasks."""
+"""The recheck against a real local E-utilities server: versions, flags, curator tasks."""
 
 from __future__ import annotations
 
@@ -156,7 +156,7 @@ def test_oldest_checked_first_and_a_record_missing_once_is_asked_again(
 def test_the_sweep_waits_for_no_scan(tmp_path: Path, eutils_server: Any) -> None:
     rechecker, db = scanned(tmp_path, eutils_server)
     assert leases.acquire(db, "scan", leases.make_owner(), dt.timedelta(minutes=5))[0]
-    with pytest.raises(ScanInProgressError, match="a scan or sweep is running"):
+    with pytest.raises(ScanInProgressError, match="a scan or recheck is running"):
         rechecker.run()
     assert eutils_server.requests == []
 

@@ -33,7 +33,7 @@ def scan(obj: Context, since: dt.date | None, until: dt.date | None) -> None:
 
 @click.command()
 @click.option("--limit", type=click.IntRange(min=1), default=None,
-              help="Records to re-check, oldest-checked first (default: schedule.sweep_limit; "
+              help="Records to re-check, oldest-checked first (default: schedule.recheck_limit; "
                    "0 there means all).")
 @click.pass_obj
 def recheck(obj: Context, limit: int | None) -> None:
@@ -48,5 +48,5 @@ def recheck(obj: Context, limit: int | None) -> None:
     with EutilsClient(settings.eutils) as client:
         report = Rechecker(settings, db, policy, client,
                            classifier=policy_classifier(policy)).run(
-            limit or settings.schedule.sweep_limit or None)
+            limit or settings.schedule.recheck_limit or None)
     click.echo(report.summary())

@@ -38,7 +38,7 @@ def status(obj: Context, as_json: bool) -> None:
               help="Exit (status 6) if another daemon holds this database's lease.")
 @click.pass_context
 def daemon(ctx: click.Context, interval: float | None, no_wait: bool) -> None:
-    """Scan and sweep on schedule, one daemon per database; stop with SIGTERM."""
+    """Scan and recheck on schedule, one daemon per database; stop with SIGTERM."""
     from click.core import ParameterSource
 
     from ..ops.daemon import Daemon

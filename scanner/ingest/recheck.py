@@ -1,12 +1,12 @@
-"""The revision sweep: re-fetch known records, store what changed, tell the curators.
+"""The recheck: re-fetch known records, store what changed, tell the curators.
 
 Records change after they are first seen: MeSH arrives weeks later, errata, expressions
 of concern and retractions are linked later (sometimes years later), records are deleted.
-NLM's ``DateRevised`` is not a reliable signal, so the sweep re-fetches records by PMID,
+NLM's ``DateRevised`` is not a reliable signal, so the recheck re-fetches records by PMID,
 oldest ``last_checked_at`` first, in batches through the same client, rate limiter and
 retries as a scan, and compares content hashes:
 
-- same hash: only ``last_checked_at`` moves (so the next sweep starts with others);
+- same hash: only ``last_checked_at`` moves (so the next recheck starts with others);
 - new hash: a new version is stored and the record is re-classified under the active
   policy (the scan's own classification and drafting path);
 - gone upstream (a ``DeleteCitation``, or not returned when asked twice): flagged deleted,
@@ -125,7 +125,7 @@ def _reasons(before: _Seen, after: _Seen) -> dict[str, str]:
 
 
 class Rechecker:
-    """Runs revision sweeps of one database under one policy."""
+    """Runs rechecks of one database under one policy."""
 
     def __init__(self, settings: Settings, db: Database, policy: Policy, client: EutilsClient,
                  *, classifier: Classifier | None = None,
@@ -142,7 +142,7 @@ class Rechecker:
 
     def run(self, limit: int | None = None) -> RecheckReport:
         """Re-check up to ``limit`` records (all live records when None or 0)."""
-        with self.scanner.scan_lease("a scan or sweep is running on this database"):
+        with self.scanner.scan_lease("a scan or recheck is running on this database"):
             return self._run_locked(limit or None)
 
     def _run_locked(self, limit: int | None) -> RecheckReport:

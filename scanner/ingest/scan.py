@@ -162,7 +162,7 @@ class Scanner:
 
     @contextmanager
     def scan_lease(self, busy: str) -> Iterator[None]:
-        """Hold the database's scan lease (scans and sweeps never overlap); a run left
+        """Hold the database's scan lease (scans and rechecks never overlap); a run left
         by a dead holder is closed as ``crashed``. Refused with ``busy`` when held."""
         taken, previous = leases.acquire(self.db, SCAN_LEASE, self.owner, self._ttl)
         if not taken:
