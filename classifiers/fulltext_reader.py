@@ -26,7 +26,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from .document import FullText, View, merged, normalised_view
+from .fulltext_cohort import CohortEvidence, own_participants
 from .pem import DefinitionUse, Evidence, PemClassifier, PemResult, split_sentences
+from .pem.model import NA_FROM_TEXT
 
 __all__ = ["READERS", "REFERENCE_SIGNATURES", "Reading", "build_reading",
            "classify_with_fulltext", "passages", "resolve_reference"]
@@ -199,9 +201,38 @@ def build_reading(doc: FullText, pem: PemClassifier, *, fallback: bool = False) 
     return Reading(text, index, tuple(cited), used, fallback)
 
 
+def _cohort_evidence(doc: FullText) -> CohortEvidence:
+    body_end = doc.refs_start
+    has_methods = any(s.kind in ("methods", "eligibility") and s.start < body_end
+                      for s in doc.sections)
+    methods, _ = _join([_view(doc, a, b) for a, b in passages(doc)]) if has_methods \
+        else ("", ())
+    body = _view(doc, 0, body_end).text
+    return own_participants(methods, body, body[:3000], has_methods)
+
+
 def classify_with_fulltext(pem: PemClassifier, texts: Mapping[str, str], doc: FullText, *,
                            cohort: bool | None) -> PemResult:
-    """The PEM label from title, abstract and the full text's methods passages."""
+    """The PEM label from title, abstract and the full text's methods passages.
+
+    ``cohort=None`` (the abstract rules could not tell): the full text decides whether the
+    paper has participants of its own (``classifiers/fulltext_cohort.py``): a methods
+    section reporting participants makes it a cohort (the abstract's "in vitro" / "review"
+    cues no longer count); a literature search, an article type such as "Review", or no
+    participant sentence at all without a methods section makes it ``not_applicable``.
+    """
+    cohort_note = ""
+    if cohort is None:
+        ev = _cohort_evidence(doc)
+        if ev.verdict is False:
+            res = pem.classify(texts, cohort=False)
+            return dataclasses.replace(
+                res, confidence=NA_FROM_TEXT,
+                route="auto" if NA_FROM_TEXT >= pem.auto_confidence else "review",
+                reason=f"No ME/CFS participants of its own: {ev.why} (full text read).")
+        cohort = ev.verdict
+        if ev.verdict:
+            cohort_note = f"; {ev.why}"
     reading = build_reading(doc, pem)
     res = pem.classify({**texts, "fulltext": reading.text}, cohort=cohort,
                        cited={"fulltext": reading.cited}, fulltext_rules=True)
@@ -228,5 +259,5 @@ def classify_with_fulltext(pem: PemClassifier, texts: Mapping[str, str], doc: Fu
              f"full text read: {len(reading.passages)} methods/eligibility passage(s)")
     if not reading.text:
         where = "full text read: no methods passage or criteria sentence found"
-    reason = res.reason.rstrip(".") + f" ({where})."
+    reason = res.reason.rstrip(".") + f" ({where}{cohort_note})."
     return dataclasses.replace(res, definitions=tuple(uses), reason=reason)
