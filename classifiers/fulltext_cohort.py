@@ -53,6 +53,12 @@ _REVIEW_METHOD_RE = re.compile(
     r"(?:\w+\s+)?(?:included|selected|screened|identified|eligible|excluded|retrieved|"
     r"reviewed))\b", _I)
 _NOT_APPLICABLE_RE = re.compile(r"not\s+applicable|\bn/a\b", _I)
+#: a sentence citing another work ("[23]", "(12, 13)", "Smith et al.") describes that work
+#: unless it speaks of this study ("we", "our", "the present study")
+_CITES_RE = re.compile(r"\[\s*\d{1,3}(?:\s*[-–,;]\s*\d{1,3})*\s*\]|\(\s*\d{1,3}(?:\s*[-–,;]"
+                       r"\s*\d{1,3})*\s*\)|\bet\s+al\b", _I)
+_OWN_STUDY_RE = re.compile(r"\b(?:we|our|us)\b|\b(?:this|the\s+present|the\s+current)\s+"
+                           r"(?:study|investigation|trial|cohort|analysis|work)\b", _I)
 #: the article-type line publishers print above the title (PDF text) or in the front matter
 _ARTICLE_TYPE_RE = re.compile(
     r"^\s*(?:TYPE\s+)?(?P<type>(?:mini[\s-]?|systematic\s+|narrative\s+|scoping\s+)?review"
@@ -60,6 +66,11 @@ _ARTICLE_TYPE_RE = re.compile(
     r"editorial|viewpoint|essay|original\s+(?:research|article)|research(?:\s+article)?|"
     r"article|brief\s+report|clinical\s+(?:study|trial)|study\s+protocol)"
     r"(?:\s+open\s+access)?\s*$", _I | re.MULTILINE)
+#: a meeting report or expert perspective summarises other people's studies
+_REPORT_HEAD_RE = re.compile(
+    r"\b(?:expert\s+perspectives?|(?:conference|meeting|workshop|symposium|congress)\s+"
+    r"(?:report|proceedings|summary|highlights)|insights\s+from\s+the\s+[^\n.]{0,60}?"
+    r"(?:conference|meeting|workshop|symposium|congress))\b", _I)
 _NO_PARTICIPANT_TYPES = re.compile(
     r"review|hypothesis|perspective|opinion|commentary|editorial|viewpoint|essay", _I)
 
@@ -85,16 +96,24 @@ def participant_sentences(text: str) -> tuple[list[str], list[str]]:
         sent = " ".join(text[s0:s1].split())
         if _REVIEW_METHOD_RE.search(sent):
             review.append(sent)
-        elif _PARTICIPANT_RE.search(sent) and not _NOT_APPLICABLE_RE.search(sent):
+        elif _PARTICIPANT_RE.search(sent) and not _NOT_APPLICABLE_RE.search(sent) and (
+                not _CITES_RE.search(sent) or _OWN_STUDY_RE.search(sent)):
             part.append(sent)
     return part, review
 
 
 def own_participants(methods_text: str, body_text: str, head_text: str,
-                     has_methods: bool) -> CohortEvidence:
-    """Decide from the methods passages (``methods_text``), else the body and the head."""
+                     has_methods: bool, has_results: bool = True) -> CohortEvidence:
+    """Decide from the methods passages (``methods_text``), else the body and the head.
+
+    ``has_results``: the text also has a Results or Discussion heading. Without one, the
+    "methods" headings found are topic headings of a review (IMRaD is what a study that
+    reports its own participants has), so the body rules apply.
+    """
     kind = article_type(head_text)
-    if has_methods and methods_text.strip():
+    if _REPORT_HEAD_RE.search(head_text[:1500]) and not has_results:
+        return CohortEvidence(False, "a meeting report / expert perspective without results")
+    if has_methods and has_results and methods_text.strip():
         part, review = participant_sentences(methods_text)
         if part and len(part) > len(review):
             return CohortEvidence(True, "the methods report participants of its own", part[0])

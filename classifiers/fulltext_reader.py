@@ -71,6 +71,7 @@ _CITE_CUE_RE = re.compile(
 _CITE_NUM_RE = re.compile(
     r"[\[(]\s*(\d{1,3}(?:\s*(?:[-–,;]|and)\s*\d{1,3})*)\s*[\])]")
 _SEPARATOR = "\n\n"
+_RESULTS_TITLE_RE = re.compile(r"^\s*(?:\d{1,2}\.?\s*)?(?:results?|discussion)\b", re.IGNORECASE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -207,8 +208,10 @@ def _cohort_evidence(doc: FullText) -> CohortEvidence:
                       for s in doc.sections)
     methods, _ = _join([_view(doc, a, b) for a, b in passages(doc)]) if has_methods \
         else ("", ())
+    has_results = any(_RESULTS_TITLE_RE.match(s.title) for s in doc.sections
+                      if s.start < body_end)
     body = _view(doc, 0, body_end).text
-    return own_participants(methods, body, body[:3000], has_methods)
+    return own_participants(methods, body, body[:3000], has_methods, has_results)
 
 
 def classify_with_fulltext(pem: PemClassifier, texts: Mapping[str, str], doc: FullText, *,
