@@ -623,6 +623,13 @@ def _cue_span(text: str, s0: int, s1: int, m_start: int, m_end: int) -> tuple[in
 
 
 #: "the WHO working case definition" (long COVID) is not the 1988 Holmes definition
+_NUMWORD = (r"(?:\d[\d,]*|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|"
+            r"\w+teen|(?:twenty|thirty|forty|fifty|sixty|seventy|eighty|ninety)(?:[\s-]\w+)?)")
+#: "Fourteen of the patients fulfilled the ... Canadian Consensus Criteria": a subgroup
+_FT_N_OF_THE_RE = re.compile(
+    rf"\b{_NUMWORD}\s+(?:\(\s*\d+(?:\.\d+)?\s*%\s*\)\s+)?of\s+(?:the|our|all)\s+"
+    r"(?:\w+\s+){0,2}?(?:patients|participants|subjects|cases|individuals|people)\b",
+    re.IGNORECASE)
 #: "This study began before the criteria for SEID were established [22]"
 _FT_POSTDATES_RE = re.compile(
     r"\b(?:began|begun|started|initiated|designed|conducted|recruited|enrolled)\s+before\s+"
@@ -640,6 +647,9 @@ def _fulltext_role(text: str, g: _Group, sentence: str, clause: str, s0: int) ->
     participants already included ("were also classified according to", "we assessed whether
     they met") characterises them; one cited for an earlier study describes that study."""
     before = text[max(s0, g.mentions[0].start - 120):g.mentions[0].start]
+    if g.role == "inclusion" and _FT_N_OF_THE_RE.search(clause):
+        g.role, g.why, g.confidence = "subgroup", "N of the patients met it", \
+            min(g.confidence, SUBGROUP_CAP)
     if _FT_POSTDATES_RE.search(sentence):
         g.role, g.why, g.pem_extra = "background", "definition published after the study " \
             "began", False
