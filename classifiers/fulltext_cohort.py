@@ -65,7 +65,7 @@ _ARTICLE_TYPE_RE = re.compile(
     r"(?:\s+article)?|hypothesis(?:\s+and\s+theory)?|perspectives?|opinion|commentary|"
     r"editorial|viewpoint|essay|original\s+(?:research|article)|research(?:\s+article)?|"
     r"article|brief\s+report|clinical\s+(?:study|trial)|study\s+protocol)"
-    r"(?:\s+open\s+access)?\s*$", _I | re.MULTILINE)
+    r"(?:\s+open\s+access|\s+published:.*)?\s*$", _I | re.MULTILINE)
 #: a meeting report or expert perspective summarises other people's studies
 _REPORT_HEAD_RE = re.compile(
     r"\b(?:expert\s+perspectives?|(?:conference|meeting|workshop|symposium|congress)\s+"

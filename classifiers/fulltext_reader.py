@@ -70,6 +70,8 @@ _CITE_CUE_RE = re.compile(
     r"\bmeeting\b|\bmeet\b|\bdefined\b|\bclassified\b|\bsatisf\w+", re.IGNORECASE)
 _CITE_NUM_RE = re.compile(
     r"[\[(]\s*(\d{1,3}(?:\s*(?:[-–,;]|and)\s*\d{1,3})*)\s*[\])]")
+#: a citation marker follows a word ("criteria (12)", "et al. [4]", "CCC [3, 5]")
+_CITE_PRECEDED_RE = re.compile(r"(?:[A-Za-z]{3,}|\bal\.|[A-Z]{2,}|\))[ \t]?\n?[ \t]*$")
 _SEPARATOR = "\n\n"
 _RESULTS_TITLE_RE = re.compile(r"^\s*(?:\d{1,2}\.?\s*)?(?:results?|discussion)\b", re.IGNORECASE)
 
@@ -150,6 +152,8 @@ def _cited(doc: FullText, text: str, index: tuple[int, ...],
                 cands.append((s, e + 1, c.ref))
     elif doc.references:                            # plain text: "(12)", "[4, 5]", "[3-5]"
         for m in _CITE_NUM_RE.finditer(text):
+            if not _CITE_PRECEDED_RE.search(text[max(0, m.start() - 20):m.start()]):
+                continue              # "B (16–20)", "−1 (2)": table cells, not citations
             inner, base = m.group(1), m.start(1)
             for n in re.finditer(r"\d{1,3}", inner):
                 cands.append((base + n.start(), base + n.end(), n.group()))
@@ -211,7 +215,8 @@ def _cohort_evidence(doc: FullText) -> CohortEvidence:
     has_results = any(_RESULTS_TITLE_RE.match(s.title) for s in doc.sections
                       if s.start < body_end)
     body = _view(doc, 0, body_end).text
-    return own_participants(methods, body, body[:3000], has_methods, has_results)
+    head = doc.text[:3000] if doc.format == "plain" else body[:3000]
+    return own_participants(methods, body, head, has_methods, has_results)
 
 
 def classify_with_fulltext(pem: PemClassifier, texts: Mapping[str, str], doc: FullText, *,
