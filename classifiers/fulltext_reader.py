@@ -70,6 +70,14 @@ _CITE_CUE_RE = re.compile(
     r"\bmeeting\b|\bmeet\b|\bdefined\b|\bclassified\b|\bsatisf\w+", re.IGNORECASE)
 _CITE_NUM_RE = re.compile(
     r"[\[(]\s*(\d{1,3}(?:\s*(?:[-–,;]|and)\s*\d{1,3})*)\s*[\])]")
+#: a bibliography entry read as body text (no reference heading found): "45. National
+#: Guideline Centre (UK), ... (NICE, 2021)." / "12. Smith A, et al. ... 2003;11:7-115."
+_BIB_ENTRY_RE = re.compile(
+    r"^\s*\d{1,3}\.\s+[A-Z][^\n]{0,300}?(?:\b(?:19|20)\d{2}\b[;,.)\s]|\bdoi\b|\bet\s+al\.)")
+#: the criteria sentences of the body's fallback must speak of people
+_PEOPLE_RE = re.compile(
+    r"\b(?:patients?|participants?|subjects?|individuals|persons|people|volunteers|cases|"
+    r"women|men|adults|children|adolescents|cohorts?|respondents|sample)\b", re.IGNORECASE)
 #: a citation marker follows a word ("criteria (12)", "et al. [4]", "CCC [3, 5]")
 _CITE_PRECEDED_RE = re.compile(r"(?:[A-Za-z]{3,}|\bal\.|[A-Z]{2,}|\))[ \t]?\n?[ \t]*$")
 _SEPARATOR = "\n\n"
@@ -133,6 +141,8 @@ def _fallback_views(doc: FullText, pem: PemClassifier) -> list[View]:
     out = []
     for s0, s1 in split_sentences(body.text):
         sentence = body.text[s0:s1]
+        if _BIB_ENTRY_RE.search(sentence) or not _PEOPLE_RE.search(sentence):
+            continue          # a reference entry, or nobody selected ("symptoms ... align")
         if _FALLBACK_RE.search(sentence) or pem.names_definition(sentence):
             out.append(View(sentence, body.index[s0:s1]))
     return out
