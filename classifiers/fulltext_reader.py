@@ -241,16 +241,16 @@ def classify_with_fulltext(pem: PemClassifier, texts: Mapping[str, str], doc: Fu
     """
     cohort_note = ""
     if cohort is None:
-        ev = _cohort_evidence(doc)
-        if ev.verdict is False:
+        own = _cohort_evidence(doc)
+        if own.verdict is False:
             res = pem.classify(texts, cohort=False)
             return dataclasses.replace(
                 res, confidence=NA_FROM_TEXT,
-                route="auto" if NA_FROM_TEXT >= pem.auto_confidence else "review",
-                reason=f"No ME/CFS participants of its own: {ev.why} (full text read).")
-        cohort = ev.verdict
-        if ev.verdict:
-            cohort_note = f"; {ev.why}"
+                route="auto" if pem.auto_confidence <= NA_FROM_TEXT else "review",
+                reason=f"No ME/CFS participants of its own: {own.why} (full text read).")
+        cohort = own.verdict
+        if own.verdict:
+            cohort_note = f"; {own.why}"
     reading = build_reading(doc, pem)
     res = pem.classify({**texts, "fulltext": reading.text}, cohort=cohort,
                        cited={"fulltext": reading.cited}, fulltext_rules=True)

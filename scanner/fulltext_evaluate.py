@@ -10,8 +10,13 @@ import json
 from pathlib import Path
 
 from classifiers.datasets import DEFAULT_SHARED
-from classifiers.fulltext_eval import (FulltextLabelError, evaluate_fulltext, figures,
-                                       format_fulltext_report, load_fulltext_labels)
+from classifiers.fulltext_eval import (
+    FulltextLabelError,
+    evaluate_fulltext,
+    figures,
+    format_fulltext_report,
+    load_fulltext_labels,
+)
 from classifiers.pem import Definition, PemClassifier
 
 from .errors import ScannerError
