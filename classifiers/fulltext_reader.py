@@ -74,10 +74,12 @@ _CITE_NUM_RE = re.compile(
 #: Guideline Centre (UK), ... (NICE, 2021)." / "12. Smith A, et al. ... 2003;11:7-115."
 _BIB_ENTRY_RE = re.compile(
     r"^\s*\d{1,3}\.\s+[A-Z][^\n]{0,300}?(?:\b(?:19|20)\d{2}\b[;,.)\s]|\bdoi\b|\bet\s+al\.)")
-#: the criteria sentences of the body's fallback must speak of people
+#: the criteria sentences of the body's fallback must speak of people (or of meeting
+#: criteria, which only people do): "symptoms ... selected to align with IOM" does not
 _PEOPLE_RE = re.compile(
     r"\b(?:patients?|participants?|subjects?|individuals|persons|people|volunteers|cases|"
-    r"women|men|adults|children|adolescents|cohorts?|respondents|sample)\b", re.IGNORECASE)
+    r"women|men|adults|children|adolescents|cohorts?|respondents|sample|"
+    r"met|meet|meeting|fulfil\w*|fit|fitted|satisf\w+)\b", re.IGNORECASE)
 #: a citation marker follows a word ("criteria (12)", "et al. [4]", "CCC [3, 5]")
 _CITE_PRECEDED_RE = re.compile(r"(?:[A-Za-z]{3,}|\bal\.|[A-Z]{2,}|\))[ \t]?\n?[ \t]*$")
 _SEPARATOR = "\n\n"
