@@ -56,6 +56,7 @@ class FullText:
     references: Mapping[str, str] = field(default_factory=dict)
     citations: tuple[Citation, ...] = ()
     body_end: int = -1                          # where the reference list starts
+    article_type: str = ""                      # JATS <article article-type>, e.g. "review-article"
 
     @property
     def refs_start(self) -> int:
@@ -259,7 +260,8 @@ def from_jats(data: bytes) -> FullText | None:
             refs[rid] = _ref_text(ref)
     sections = tuple(sorted(b.sections, key=lambda s: (s.start, -s.end, s.depth)))
     cits = tuple(Citation(s, e, r) for s, e, r in sorted(b.citations) if r in refs)
-    return FullText(text, "jats", sections, refs, cits, len(text))
+    return FullText(text, "jats", sections, refs, cits, len(text),
+                    (article.get("article-type") or "").strip().lower())
 
 
 # --- plain text (PDF extraction) ----------------------------------------------------------------

@@ -72,7 +72,7 @@ _REPORT_HEAD_RE = re.compile(
     r"(?:report|proceedings|summary|highlights)|insights\s+from\s+the\s+[^\n.]{0,60}?"
     r"(?:conference|meeting|workshop|symposium|congress))\b", _I)
 _NO_PARTICIPANT_TYPES = re.compile(
-    r"review|hypothesis|perspective|opinion|commentary|editorial|viewpoint|essay", _I)
+    r"review|hypothesis|perspective|opinion|commentary|editorial|viewpoint|essay|letter", _I)
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,14 +103,19 @@ def participant_sentences(text: str) -> tuple[list[str], list[str]]:
 
 
 def own_participants(methods_text: str, body_text: str, head_text: str,
-                     has_methods: bool, has_results: bool = True) -> CohortEvidence:
+                     has_methods: bool, has_results: bool = True,
+                     declared_type: str = "") -> CohortEvidence:
     """Decide from the methods passages (``methods_text``), else the body and the head.
 
+    ``declared_type``: the JATS ``article-type`` ("review-article", "editorial" ...).
     ``has_results``: the text also has a Results or Discussion heading. Without one, the
     "methods" headings found are topic headings of a review (IMRaD is what a study that
     reports its own participants has), so the body rules apply.
     """
     kind = article_type(head_text)
+    declared = declared_type.replace("-article", "").replace("-", " ").strip()
+    if declared and _NO_PARTICIPANT_TYPES.search(declared):
+        kind = declared                 # JATS article-type="review-article" / "editorial"
     if _REPORT_HEAD_RE.search(head_text[:1500]) and not has_results:
         return CohortEvidence(False, "a meeting report / expert perspective without results")
     if has_methods and has_results and methods_text.strip():

@@ -228,7 +228,8 @@ def _cohort_evidence(doc: FullText) -> CohortEvidence:
                       if s.start < body_end)
     body = _view(doc, 0, body_end).text
     head = doc.text[:3000] if doc.format == "plain" else body[:3000]
-    return own_participants(methods, body, head, has_methods, has_results)
+    return own_participants(methods, body, head, has_methods, has_results,
+                            doc.article_type)
 
 
 def classify_with_fulltext(pem: PemClassifier, texts: Mapping[str, str], doc: FullText, *,

@@ -124,3 +124,20 @@ def test_own_participants_rules() -> None:
     ev = own_participants("Methods. 30 patients were enrolled.", "", "", True,
                           has_results=False)      # topic headings of a review, not IMRaD
     assert ev.verdict is not True
+
+
+def test_jats_review_article_type_is_not_applicable(pem: PemClassifier) -> None:
+    from classifiers.document import from_jats
+
+    xml = b"""<?xml version="1.0"?>
+<article article-type="review-article"><front><article-meta>
+<article-id pub-id-type="pmc">9000009</article-id></article-meta></front>
+<body><sec><title>Background</title>
+<p>Synthetic test text. In one study, 40 patients who met the Canadian Consensus Criteria
+were recruited and showed lower NK cell function.</p></sec>
+<sec><title>Conclusions</title><p>More studies are needed.</p></sec></body></article>"""
+    doc = from_jats(xml)
+    assert doc is not None and doc.article_type == "review-article"
+    res = classify_with_fulltext(pem, {"title": "", "abstract": ""}, doc, cohort=None)
+    assert res.label == "not_applicable", res.reason
+    assert "review" in res.reason
