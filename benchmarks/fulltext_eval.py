@@ -16,8 +16,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from classifiers.policy import load_policy  # noqa: E402
 from scanner.fulltext_evaluate import fulltext_report  # noqa: E402
-from scanner.policy import load_policy  # noqa: E402
 
 
 def main() -> int:

@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from classifiers.datasets import DEFAULT_SHARED
 from classifiers.fulltext_eval import (
     FulltextLabelError,
     evaluate_fulltext,
@@ -22,7 +21,7 @@ from classifiers.pem import Definition, PemClassifier
 from .errors import ScannerError
 from .policy import Policy
 
-DEFAULT_TEXTS = DEFAULT_SHARED / "mecfs_fulltext"
+DEFAULT_TEXTS = Path(__file__).resolve().parents[2] / "shared" / "data" / "mecfs_fulltext"
 
 
 def policy_pem(policy: Policy) -> PemClassifier:

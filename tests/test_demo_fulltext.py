@@ -8,10 +8,10 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from scanner.classify import policy_classifier
-from scanner.demo import scan_demo
-from scanner.policy import load_policy
-from scanner.rerun import rerun
+from classifiers.policy import load_policy
+from scanner.ops.demo import scan_demo
+from scanner.policy.classify import policy_classifier
+from scanner.policy.rerun import rerun
 from scanner.store.models import Classification, FullTextRow
 from tests.conftest import make_settings
 

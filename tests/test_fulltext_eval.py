@@ -11,7 +11,7 @@ from pathlib import Path
 
 from classifiers.fulltext_eval import evaluate_fulltext, figures, load_fulltext_labels
 from classifiers.pem import Definition, PemClassifier
-from scanner.policy import load_policy
+from classifiers.policy import load_policy
 
 REPO = Path(__file__).resolve().parents[1]
 FIX = REPO / "tests" / "fixtures" / "fulltext" / "reader"
