@@ -14,8 +14,8 @@ import pytest
 from classifiers.document import from_plain, normalised_view
 from classifiers.fulltext_cohort import article_type, own_participants
 from classifiers.fulltext_reader import classify_with_fulltext
-from classifiers.pem import Definition, PemClassifier
-from classifiers.policy import PemResult, load_policy
+from classifiers.pem import Definition, PemClassifier, PemResult
+from classifiers.policy import load_policy
 
 REPO = Path(__file__).resolve().parents[1]
 FIX = REPO / "tests" / "fixtures" / "fulltext" / "reader"
