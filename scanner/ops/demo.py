@@ -31,6 +31,7 @@ from .status import status
 
 DEMO_DATA = Path(__file__).resolve().parents[2] / "data" / "demo"
 DEMO_FILE = DEMO_DATA / "pubmed_demo.xml"
+DEMO_PMC = DEMO_DATA / "pmc"          # synthetic JATS full texts served for efetch db=pmc
 
 
 def _fresh_sqlite(url: str) -> None:
@@ -56,6 +57,8 @@ def scan_demo(settings: Settings, url: str, echo: Callable[[str], None]) -> Data
     db = open_database(url)
     policy = load_policy(settings.policy_dir, settings.policy.active)
     with ReplayServer(corpus) as server:
+        if DEMO_PMC.is_dir():
+            server.pmc_dir = DEMO_PMC     # a policy with [fulltext] reads methods from here
         echo(f"replay server: {server.base_url} ({len(corpus)} recorded records)")
         eutils = settings.eutils.model_copy(update={"base_url": server.base_url})
         demo_settings = settings.model_copy(update={"eutils": eutils})
