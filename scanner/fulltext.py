@@ -109,8 +109,10 @@ def with_stored_fulltext(db: Database, policy: Policy, classifier: Any,
 
     What reruns use: no request is made, so a rerun under a policy with ``[fulltext]``
     reads exactly the text the scan read (and gives the reason the scan gave when there
-    was none).
+    was none). A paper with a curator's full text reads that instead, under any policy
+    (``scanner/curator_fulltext.py``).
     """
+    from .curator_fulltext import with_curator_texts
     from .store.models import Record
 
     out = list(results)
@@ -125,4 +127,4 @@ def with_stored_fulltext(db: Database, policy: Policy, classifier: Any,
         why = NO_PMCID if not pmcid else (row.note if row is not None and row.note
                                           else NO_OA)
         out[i] = classifier.classify([paper], [doc], missing={paper.pmid: why})[0]
-    return out
+    return with_curator_texts(db, classifier, papers, out)

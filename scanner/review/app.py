@@ -25,7 +25,7 @@ from ..errors import ReviewError, StaleDraftError
 from ..logs import kv
 from ..policy import Policy
 from ..store.db import Database
-from . import api, pages
+from . import api, pages, upload
 from .auth import SignInRequired, current_user
 from .service import Review
 
@@ -55,6 +55,7 @@ def create_app(settings: Settings, db: Database, policy: Policy) -> FastAPI:
     templates.env.globals["scanner_version"] = __version__
     app.state.templates = templates
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
+    app.include_router(upload.router)   # before pages: /papers/{pmid}/fulltext
     app.include_router(pages.router)
     app.include_router(api.router)
 
