@@ -22,7 +22,6 @@ from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, func, inspect, select, text
 
 from scanner.cli import cli
-from scanner.demo import scan_demo
 from scanner.fulltext_upload import (
     UnsupportedUploadError,
     UploadError,
@@ -33,12 +32,11 @@ from scanner.fulltext_upload import (
 from scanner.policy import load_policy
 from scanner.review.app import create_app
 from scanner.store import drafts as store
-from scanner.store import users
 from scanner.store.db import Database, open_database
 from scanner.store.models import Classification, CuratorFullText, DraftEvent
 from tests.conftest import IN_CI, POSTGRES_URL, REPO, _postgres_available, make_settings
 from tests.pdf_helpers import METHODS_QUOTE, PAPER_PAGES, make_pdf
-from tests.review_helpers import ACCOUNTS, PASSWORD, csrf, sign_in
+from tests.review_helpers import build_demo, csrf, sign_in
 
 MAX_MB = 0.05          # the app under test takes uploads up to 50 kB
 UNCLEAR = "99000005"   # an ME/CFS cohort whose abstract names no case definition
@@ -102,14 +100,7 @@ def test_plain_text_is_kept_as_given_but_for_line_ends() -> None:
 # -- the app, on SQLite and PostgreSQL ------------------------------------------------------
 def build(directory: Path, url: str, policy: str) -> str:
     """The demo pipeline's store under ``policy``: records, classifications, drafts, accounts."""
-    settings = make_settings(directory, "http://127.0.0.1:9/", db_url=url,
-                             extra=f'[policy]\nactive = "{policy}"\n')
-    db = scan_demo(settings, url, echo=lambda _line: None)
-    with db.write() as conn:
-        for name, role in ACCOUNTS.items():
-            users.add_user(conn, name, PASSWORD, role)
-    db.dispose()
-    return url
+    return build_demo(directory, url, extra=f'[policy]\nactive = "{policy}"\n')
 
 
 #: engine and policy: v0.1 reads a full text whole, v0.2 through the passage reader
