@@ -36,7 +36,7 @@ from scanner.store.db import Database, open_database
 from scanner.store.models import Classification, CuratorFullText, DraftEvent
 from tests.conftest import IN_CI, POSTGRES_URL, REPO, _postgres_available, make_settings
 from tests.pdf_helpers import METHODS_QUOTE, PAPER_PAGES, make_pdf
-from tests.review_helpers import build_demo, csrf, sign_in
+from tests.review_helpers import build_demo, csrf, form_fields, sign_in, version_of
 
 MAX_MB = 0.05          # the app under test takes uploads up to 50 kB
 UNCLEAR = "99000005"   # an ME/CFS cohort whose abstract names no case definition
@@ -268,8 +268,7 @@ def test_an_uploaded_pdf_decides_the_pem_label_with_evidence_in_the_stored_text(
 def test_pasted_methods_keep_a_curators_edited_pem_text_and_show_the_reading_beside(
         app: tuple[TestClient, Database, Path]) -> None:
     client, db, _ = app
-    page = client.get(f"/papers/{QUALITATIVE}").text
-    version = int(re.search(r'name="version" value="(\d+)"', page).group(1))  # type: ignore
+    version = version_of(client, QUALITATIVE)
     mine = "My own PEM note, written before the full text came."
     saved = client.post(f"/papers/{QUALITATIVE}/save", data={
         "csrf_token": csrf(client, f"/papers/{QUALITATIVE}"), "version": version,
@@ -369,13 +368,10 @@ def test_the_api_supplies_a_full_text_with_csrf_and_if_match(
 def test_an_approved_entry_keeps_its_text_and_returns_to_the_queue_if_labels_change(
         app: tuple[TestClient, Database, Path], demo: tuple[str, str]) -> None:
     client, db, _ = app
-    page = client.get(f"/papers/{APPROVED}").text
-    version = int(re.search(r'name="version" value="(\d+)"', page).group(1))  # type: ignore
-    fields = {name: html.unescape(t) for name, t in re.findall(
-        r'<textarea id="f-(\w+)" name="\w+" rows="\d+">(.*?)</textarea>', page, re.S)}
     assert client.post(f"/papers/{APPROVED}/approve", data={
-        "csrf_token": csrf(client, f"/papers/{APPROVED}"), "version": version,
-        **fields}).status_code == 303
+        "csrf_token": csrf(client, f"/papers/{APPROVED}"),
+        "version": version_of(client, APPROVED), **form_fields(client, APPROVED),
+    }).status_code == 303
     approved = state(db, APPROVED)["draft"]
     assert approved.state == "approved" and approved.pem_label == "not_required"
     r = upload(client, APPROVED, text_="Methods\nAll patients met the Canadian Consensus "
