@@ -397,3 +397,29 @@ def test_the_migration_matches_the_model(demo: tuple[str, str]) -> None:
     db.dispose()
     assert columns == set(CuratorFullText.__table__.columns.keys())
     assert "ix_curator_fulltexts_pmid_supplied" in indexes
+
+
+def test_a_scan_classifies_a_paper_with_its_curator_text(tmp_path: Path) -> None:
+    """The scan applies the same rule as the upload and reruns: a paper with a curator text
+    (here stored before its record arrives) is classified with it, through the real scan."""
+    from classifiers.document import from_plain
+    from scanner.fulltext_upload import extract
+    from scanner.store import curator_texts
+    from scanner.store.runs import utcnow
+
+    url = f"sqlite:///{tmp_path / 'scan.sqlite'}"
+    got = extract(make_pdf(PAPER_PAGES), "paper.pdf", max_bytes=10**6, max_pages=50)
+    db = open_database(url)
+    with db.write() as conn:
+        curator_texts.add(conn, UNCLEAR, text=got.text, text_sha256=got.text_sha256,
+                          kind=got.kind, upload_sha256=got.sha256, upload_size=got.size,
+                          pages=got.pages, filename=got.filename, supplied_by="alice",
+                          now=utcnow())
+    db.dispose()
+    build_demo(tmp_path, url)
+    result = state(open_database(url), UNCLEAR)["result"]
+    ev = [d["evidence"] for d in result["pem"]["definitions"]
+          if d["evidence"]["source"] == "fulltext"]
+    assert result["pem"]["label"] == "required" and ev
+    assert all(got.text[e["start"]:e["end"]] == e["text"] for e in ev)
+    assert from_plain(got.text).text == got.text
