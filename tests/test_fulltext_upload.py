@@ -22,15 +22,15 @@ from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, func, inspect, select, text
 
 from scanner.cli import cli
-from scanner.fulltext_upload import (
+from scanner.policy import load_policy
+from scanner.review.app import create_app
+from scanner.review.fulltext_upload import (
     UnsupportedUploadError,
     UploadError,
     UploadTooLargeError,
     extract,
     pasted,
 )
-from scanner.policy import load_policy
-from scanner.review.app import create_app
 from scanner.store import drafts as store
 from scanner.store.db import Database, open_database
 from scanner.store.models import Classification, CuratorFullText, DraftEvent
@@ -403,7 +403,7 @@ def test_a_scan_classifies_a_paper_with_its_curator_text(tmp_path: Path) -> None
     """The scan applies the same rule as the upload and reruns: a paper with a curator text
     (here stored before its record arrives) is classified with it, through the real scan."""
     from classifiers.document import from_plain
-    from scanner.fulltext_upload import extract
+    from scanner.review.fulltext_upload import extract
     from scanner.store import curator_texts
     from scanner.store.runs import utcnow
 

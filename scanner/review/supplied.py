@@ -3,7 +3,7 @@
 Shared by the draft page's upload form and the JSON API (``upload.py``). In one go:
 
 1. the paper's current record version is classified again with the text as its full text
-   (``scanner/curator_fulltext.py``: the policy's own full-text rule, the passage reader
+   (``scanner/policy/curator_fulltext.py``: the policy's own full-text rule, the passage reader
    under a policy with ``[fulltext]``), under every policy that has a result for that
    version, so ``scanner rerun --verify`` under any of them reproduces what is stored;
 2. in one write transaction: the text is stored (``curator_fulltexts``, with its sha256
@@ -14,7 +14,7 @@ Shared by the draft page's upload form and the JSON API (``upload.py``). In one 
 3. one ``fulltext`` row in ``draft_events`` audits it: who, the upload's kind, size and
    sha256, the stored text's sha256, the PEM label before and after.
 
-Nothing is stored when the text cannot be read (``scanner/fulltext_upload.py``).
+Nothing is stored when the text cannot be read (``fulltext_upload.py``).
 """
 
 from __future__ import annotations
@@ -26,18 +26,20 @@ from typing import Any
 
 from sqlalchemy import select, update
 
-from ..curator_fulltext import read_with_text
+from classifiers.policy import Policy
+from classifiers.result import ClassificationResult
+
 from ..drafts.pipeline import generate
 from ..drafts.wording import check_wording
 from ..errors import ReviewError
-from ..fulltext_upload import Extracted
 from ..logs import kv
-from ..policy import Policy
-from ..rerun import stored_inputs
+from ..policy.curator_fulltext import read_with_text
+from ..policy.stored import stored_inputs
 from ..store import curator_texts
 from ..store import drafts as store
 from ..store.models import Classification, Record
 from ..store.runs import utcnow
+from .fulltext_upload import Extracted
 from .service import Review
 
 log = logging.getLogger(__name__)
@@ -91,7 +93,7 @@ class Supplied:
         return asdict(self)
 
 
-def _fulltext_evidence(result: dict[str, Any]) -> list[dict[str, Any]]:
+def _fulltext_evidence(result: ClassificationResult) -> list[dict[str, Any]]:
     return [{"definition": d["id"], "role": d["role"], **d["evidence"]}
             for d in result["pem"]["definitions"] if d["evidence"]["source"] == "fulltext"]
 
@@ -135,7 +137,7 @@ def supply(review: Review, pmid: str, extracted: Extracted, user: str, *,
                             .where(Classification.pmid == pmid,
                                    Classification.content_hash == content_hash)
                             .order_by(Classification.id)).all()
-    results: dict[int, dict[str, Any]] = {}
+    results: dict[int, ClassificationResult] = {}
     for row in rows:
         policy = review._policy(row.policy_version)
         if policy is None:     # a policy file no longer here: a rerun cannot run it either

@@ -5,7 +5,7 @@ or the pasted methods text) and ``POST /api/drafts/{pmid}/fulltext`` take a mult
 with ``file`` (a PDF or plain UTF-8 text) or ``text`` (pasted methods). Before the body is
 read: the session, the origin, and the declared size (a body over the limit, or one
 without a ``Content-Length``, is refused unread). Then the CSRF token (the form's hidden
-field; the API's ``X-CSRF-Token`` header), then the text (``scanner/fulltext_upload.py``),
+field; the API's ``X-CSRF-Token`` header), then the text (``fulltext_upload.py``),
 then :func:`supplied.supply`. A refused upload stores nothing and says why.
 """
 
@@ -19,9 +19,9 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
 from ..errors import ReviewError
-from ..fulltext_upload import Extracted, UploadError, UploadTooLargeError, extract, pasted
 from . import auth
 from .api import _draft_json, _etag, _version
+from .fulltext_upload import Extracted, UploadError, UploadTooLargeError, extract, pasted
 from .pages import _paper_page
 from .supplied import supply
 

@@ -348,7 +348,7 @@ class CuratorFullText(Base):
     methods): the extracted text (UTF-8, zstd) with its sha256, who and when.
 
     Written by the review app (``scanner/review/upload.py``); the latest row of a paper is
-    the full text every classification of it reads (``scanner/curator_fulltext.py``), so
+    the full text every classification of it reads (``scanner/policy/curator_fulltext.py``), so
     reruns reproduce labels decided from it. Evidence with source ``fulltext`` indexes the
     decompressed text exactly.
     """

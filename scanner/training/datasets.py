@@ -15,12 +15,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from classifiers.paper import Paper
 from scanner.errors import ScannerError
 from scanner.pubmed.parse import ParsedRecord, iter_pubmed_xml
 
-from .paper import Paper
-
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 DEMO_XML = REPO / "data" / "demo" / "pubmed_demo.xml"
 DEFAULT_SHARED = REPO.parent / "shared" / "data"
 

@@ -21,7 +21,7 @@ import io
 import logging
 from dataclasses import dataclass
 
-from .errors import ReviewError
+from ..errors import ReviewError
 
 log = logging.getLogger(__name__)
 

@@ -15,20 +15,21 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from .classify import policy_classifier
-from .config import Settings
-from .errors import ScannerError
-from .policy import load_policy
-from .pubmed.eutils import EutilsClient
-from .replay import Corpus, ReplayServer
-from .review.serve import serve as run_server
-from .scan import Scanner
-from .status import status
-from .store import users
-from .store.db import Database, open_database
-from .store.models import Classification, Record
+from classifiers.policy import load_policy
 
-DEMO_DATA = Path(__file__).resolve().parents[1] / "data" / "demo"
+from ..config import Settings
+from ..errors import ScannerError
+from ..ingest.scan import Scanner
+from ..policy.classify import policy_classifier
+from ..pubmed.eutils import EutilsClient
+from ..replay import Corpus, ReplayServer
+from ..review.serve import serve as run_server
+from ..store import users
+from ..store.db import Database, open_database
+from ..store.models import Classification, Record
+from .status import status
+
+DEMO_DATA = Path(__file__).resolve().parents[2] / "data" / "demo"
 DEMO_FILE = DEMO_DATA / "pubmed_demo.xml"
 
 

@@ -21,19 +21,20 @@ from typing import Any
 
 from classifiers.document import from_plain
 from classifiers.paper import Paper
+from classifiers.result import ClassificationResult
 
-from .store import curator_texts
-from .store.db import Database
+from ..store import curator_texts
+from ..store.db import Database
 
 
-def read_with_text(classifier: Any, paper: Paper, text: str) -> dict[str, Any]:
+def read_with_text(classifier: Any, paper: Paper, text: str) -> ClassificationResult:
     """The classification of ``paper`` with ``text`` as its full text."""
-    result: dict[str, Any] = classifier.classify([paper], [from_plain(text)])[0]
+    result: ClassificationResult = classifier.classify([paper], [from_plain(text)])[0]
     return result
 
 
 def with_curator_texts(db: Database, classifier: Any, papers: Sequence[Paper],
-                       results: list[dict[str, Any]]) -> list[dict[str, Any]]:
+                       results: list[ClassificationResult]) -> list[ClassificationResult]:
     """``results`` with every paper that has a curator text reclassified from it."""
     with db.read() as conn:
         rows = curator_texts.latest_for(conn, [p.pmid for p in papers])
