@@ -401,6 +401,8 @@ class Scanner:
                 from .fulltext import escalate
                 results = escalate(self.db, self.client, self.policy, self.classifier, papers,
                                    {row.pmid: row.pmcid for row in rows}, results, runs.utcnow())
+            from ..policy.curator_fulltext import with_curator_texts  # curators' copies, any policy
+            results = with_curator_texts(self.db, self.classifier, papers, results)
             with self.db.write() as conn:
                 classified += store_classifications(
                     conn, results, {row.pmid: row.content_hash for row in rows}, runs.utcnow())

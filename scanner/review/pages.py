@@ -152,7 +152,8 @@ def _paper_page(request: Request, user: auth.Curator, pmid: str, *, status: int 
 def paper_page(request: Request, pmid: str, saved: str | None = None) -> Response:
     user = _user(request)
     message = {"saved": "Saved.", "approved": "Approved.", "rejected": "Rejected.",
-               "corrected": "Correction recorded as a training example."}.get(saved or "")
+               "corrected": "Correction recorded as a training example.",
+               "fulltext": "Full text stored and read."}.get(saved or "")
     return _paper_page(request, user, pmid, message=message)
 
 
