@@ -239,7 +239,7 @@ def users() -> None:
 
 @users.command("add")
 @click.argument("name")
-@click.option("--role", type=click.Choice(["curator", "admin"]), required=True)
+@click.option("--role", type=click.Choice(["curator", "adjudicator", "admin"]), required=True)
 @click.pass_obj
 @handle_errors
 def users_add(obj: Context, name: str, role: str) -> None:
@@ -605,6 +605,11 @@ def recheck(obj: Context, limit: int | None) -> None:
                            classifier=policy_classifier(policy)).run(
             limit or settings.schedule.sweep_limit or None)
     click.echo(report.summary())
+
+
+from .cli_agreement import agreement  # noqa: E402  (registered here; defined in its module)
+
+cli.add_command(agreement)
 
 
 def main() -> None:
