@@ -326,3 +326,26 @@ def test_openapi_documents_dual_review(site: Site) -> None:
         assert path in spec["paths"], path
     body = spec["components"]["schemas"]["VerdictBody"]["properties"]
     assert {"relevance", "pem", "design", "decision", "evidence", "note", "fields"} <= set(body)
+
+
+def test_migration_0009_upgrades_a_0006_store_and_downgrades(db_url: str) -> None:
+    import sqlalchemy as sa
+    from alembic import command
+
+    from scanner.store.db import _alembic_config
+
+    db = Database(db_url)
+    with db.engine.begin() as conn:
+        command.upgrade(_alembic_config(conn), "0006")
+    upgraded = open_database(db_url)
+    assert upgraded.current_revision() == "0009"
+    inspector = sa.inspect(upgraded.engine)
+    assert "review_round" in {c["name"] for c in inspector.get_columns("drafts")}
+    assert {"review_decisions", "review_adjudications"} <= set(inspector.get_table_names())
+    with upgraded.engine.begin() as conn:
+        command.downgrade(_alembic_config(conn), "0006")
+    inspector = sa.inspect(upgraded.engine)
+    assert "review_round" not in {c["name"] for c in inspector.get_columns("drafts")}
+    assert "review_decisions" not in inspector.get_table_names()
+    upgraded.dispose()
+    db.dispose()
