@@ -108,7 +108,7 @@ def draft(db: Database, pmid: str) -> Any:
 
 def verdict(pem: str = "required", decision: str = "approve", **more: Any) -> dict[str, Any]:
     return {"relevance": "mecfs", "pem": pem, "design": "observational", "decision": decision,
-            **more}
+            "quote": "met the Canadian consensus criteria", **more}
 
 
 @pytest.fixture(scope="module")
@@ -189,13 +189,14 @@ def _blind_dual_review(site: Site) -> None:
     r = site.form("carol", pmid, "adjudication", {
         "label_relevance": "mecfs", "label_pem": "required", "label_design": "observational",
         "decision": "approve", "evidence": [], "note": "criteria in the methods",
-        "summary": "ALICE-SUMMARY private text"})
+        "quote": "CAROL-QUOTE", "summary": "ALICE-SUMMARY private text"})
     assert r.status_code == 303 and r.headers["location"].endswith("saved=adjudicated"), r.text
     done = draft(site.db, pmid)
     assert done.state == "approved" and done.has_published
     assert done.decided_by == "carol (adjudicating alice & bob)"
     pub = done.published
     assert pub["labels"]["pem"] == "required" and pub["fields"]["summary"].startswith("ALICE")
+    assert pub["badge"]["label"] == "required" and pub["badge"]["quotes"] == ["CAROL-QUOTE"]
     assert pub["review"]["curators"] == ["alice", "bob"]
     assert pub["review"]["adjudicator"] == "carol"
     assert pub["review"]["decisions"]["bob"]["pem"] == "not_required"
@@ -249,6 +250,8 @@ def test_both_reject_and_bad_input_is_refused_with_one_line(site: Site) -> None:
     assert r.status_code == 400 and "not a pem label" in r.json()["detail"]
     r = site.decide("alice", pmid, **verdict(evidence=["nope"]))
     assert r.status_code == 400 and "unknown case definition" in r.json()["detail"]
+    r = site.decide("alice", pmid, **verdict(quote=""))
+    assert r.status_code == 400 and "no evidence, no claim" in r.json()["detail"]
     client, token = site.as_user("alice")
     r = client.post(f"/api/drafts/{pmid}/decision", json=verdict(),
                     headers={"X-CSRF-Token": token})

@@ -22,6 +22,7 @@ from typing import Any
 
 from sqlalchemy import select
 
+from ..drafts.badge import TITLES, explanation
 from ..errors import PermissionDeniedError, ReviewError
 from ..store import decisions as dstore
 from ..store import drafts as store
@@ -29,6 +30,9 @@ from ..store.models import Record
 from ..store.runs import utcnow
 from ..store.users import ADJUDICATORS
 from .service import LABELS, Review, _snapshot
+
+#: PEM labels that claim something about the participants: they need evidence
+CLAIMS = ("required", "not_required", "mixed")
 
 
 @dataclass(frozen=True)
@@ -56,6 +60,9 @@ class Verdict:
             raise ReviewError(f"decision must be approve or reject, not {self.decision!r}")
         if self.decision == "reject" and not self.note.strip():
             raise ReviewError("give a reason for the rejection (note)")
+        if self.pem in CLAIMS and not self.evidence and not self.quote.strip():
+            raise ReviewError(f"mark the evidence for PEM {self.pem}: accept a case "
+                              "definition's span or quote the paper (no evidence, no claim)")
 
 
 def _decision_json(d: Any) -> dict[str, Any]:
@@ -164,6 +171,7 @@ class DualReview:
         verdict.check()
         now = utcnow()
         with self.review.db.write() as conn:
+            dstore.lock(conn, pmid)
             draft = store.get(conn, pmid)
             store._check_version(conn, draft, version)
             if draft.state != "pending":
@@ -183,7 +191,8 @@ class DualReview:
                 return "disagreed"
             final = {"relevance": a.relevance, "pem": a.pem, "design": a.design,
                      "decision": a.decision, "fields": text,
-                     "note": "; ".join(n for n in (a.note, b.note) if n) or None}
+                     "note": "; ".join(n for n in (a.note, b.note) if n) or None,
+                     "evidence": _union(a.evidence, b.evidence)}
             self._close(conn, draft, final, current, adjudicator=None, now=now)
             return "agreed"
 
@@ -195,6 +204,7 @@ class DualReview:
             raise PermissionDeniedError("adjudicating needs an adjudicator or admin account")
         now = utcnow()
         with self.review.db.write() as conn:
+            dstore.lock(conn, pmid)
             draft = store.get(conn, pmid)
             store._check_version(conn, draft, version)
             current = dstore.decisions(conn, draft.id, draft.review_round)
@@ -212,7 +222,9 @@ class DualReview:
                 decision=verdict.decision, note=verdict.note.strip() or None, fields=fields,
                 now=now, policy_version=self.review.policy.version)
             final = {**verdict.labels(), "decision": verdict.decision, "fields": fields,
-                     "note": verdict.note.strip() or None}
+                     "note": verdict.note.strip() or None,
+                     "evidence": {"definitions": evidence["definitions"],
+                                  "quotes": [evidence["quote"]] if evidence["quote"] else []}}
             self._close(conn, draft, final, current, adjudicator=username, now=now)
 
     def _close(self, conn: Any, draft: Any, final: dict[str, Any], pair: list[Any], *,
@@ -231,7 +243,8 @@ class DualReview:
                   "decisions": {d.curator: {"decision": d.decision, "relevance": d.relevance,
                                             "pem": d.pem, "design": d.design,
                                             "evidence": d.evidence} for d in pair},
-                  "final": {k: final[k] for k in ("decision", "relevance", "pem", "design")}}
+                  "final": {k: final[k] for k in ("decision", "relevance", "pem", "design",
+                                                  "evidence")}}
         dstore.add_outcome_event(conn, store.get(conn, draft.pmid), actor=actor,
                                  action="adjudicated" if adjudicator else "agreed",
                                  detail=review, now=now)
@@ -245,6 +258,7 @@ class DualReview:
                                   "classifier": {"relevance": current.relevance_label,
                                                  "pem": current.pem_label,
                                                  "design": current.design}}
+            snapshot["badge"] = _badge(snapshot.get("badge") or {}, final)
             snapshot["review"] = review
             store.decide(conn, draft.pmid, decision="approved", expected_version=version,
                          actor=decided_by, snapshot=snapshot, now=now)
@@ -263,3 +277,22 @@ def _agreed_text(original: Mapping[str, Any], a: Mapping[str, Any],
         return dict(b)
     return None
 
+
+
+def _union(a: Mapping[str, Any], b: Mapping[str, Any]) -> dict[str, Any]:
+    """Evidence two agreeing curators marked: every span either accepted, both quotes."""
+    return {"definitions": sorted(set(a.get("definitions") or ()) | set(b.get("definitions")
+                                                                         or ())),
+            "quotes": [q for q in (a.get("quote"), b.get("quote")) if q]}
+
+
+def _badge(generated: Mapping[str, Any], final: Mapping[str, Any]) -> dict[str, Any]:
+    """The published badge: the decided PEM label, with the evidence the review accepted
+    (the classifier's spans of the accepted definitions, and the curators' quotes)."""
+    label = str(final["pem"])
+    accepted = set(final["evidence"]["definitions"])
+    return {"label": label, "title": TITLES.get(label, label),
+            "explanation": explanation(label),
+            "evidence": [e for e in generated.get("evidence") or ()
+                         if e.get("definition") in accepted],
+            "quotes": list(final["evidence"]["quotes"])}

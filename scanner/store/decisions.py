@@ -51,6 +51,13 @@ def queue_conditions(reviewer: str | None, adjudicator: str | None) -> list[Colu
     return conds
 
 
+def lock(conn: Connection, pmid: str) -> None:
+    """Hold the draft's row until the transaction ends (PostgreSQL ``FOR UPDATE``; SQLite
+    writes are serialised by ``BEGIN IMMEDIATE``), so two racing decisions cannot both be
+    the second one."""
+    conn.execute(select(Draft.id).where(Draft.pmid == pmid).with_for_update())
+
+
 def decisions(conn: Connection, draft_id: int, round: int | None = None) -> list[Row[Any]]:
     """The draft's decisions (of one round, or all), oldest first."""
     stmt = select(ReviewDecision.__table__).where(ReviewDecision.draft_id == draft_id)
