@@ -89,7 +89,7 @@ def _decide(page: Any, pem: str, note: str, summary: str | None = None) -> None:
     page.get_by_label("PEM status label").select_option(pem)
     if summary is not None:
         page.get_by_label("Plain-language summary").fill(summary)
-    page.get_by_label("Evidence you mark (a quote from the paper)").fill(f"{note} (quote)")
+    page.get_by_label("Evidence you mark (a quote from the paper)").fill("QUOTE-" + note.split()[0])
     page.get_by_label("Approve the entry").check()
     page.get_by_label("Note (required to reject)").fill(note)
 
