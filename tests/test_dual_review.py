@@ -182,6 +182,7 @@ def _blind_dual_review(site: Site) -> None:
     # a curator cannot adjudicate; the adjudicator's queue has it, with both side by side
     r = site.post("alice", f"/api/drafts/{pmid}/adjudication", verdict(), pmid)
     assert r.status_code == 403
+    assert site.get("dave", "/api/drafts?state=adjudicate").status_code == 403
     assert pmid in site.queue("carol", "adjudicate")
     page = site.get("carol", f"/papers/{pmid}").text
     assert "ALICE-NOTE" in page and "BOB-NOTE" in page and "ALICE-SUMMARY" in page

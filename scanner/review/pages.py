@@ -9,7 +9,7 @@ from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from ..errors import ReviewError, StaleDraftError
+from ..errors import PermissionDeniedError, ReviewError, StaleDraftError
 from ..export import FORMATS
 from ..store import drafts as store
 from ..store import users
@@ -109,6 +109,9 @@ def queue_filter(request: Request, state: str | None, pem: str | None, relevance
     dual = request.app.state.review.policy.review.mode == "dual" and user is not None
     adjudicate = state == "adjudicate"
     if adjudicate:
+        if user is None or user.role not in users.ADJUDICATORS:
+            raise PermissionDeniedError("the adjudication queue needs an adjudicator or "
+                                        "admin account")
         state = "pending"
     return store.QueueFilter(
         reviewer=user.username if dual and user and state in (None, "pending")
