@@ -62,6 +62,7 @@ def test_intervals() -> None:
     ci = bootstrap_kappa(A, B)
     assert ci is not None and ci == bootstrap_kappa(A, B)    # fixed seed: reproducible
     assert -1 <= ci[0] <= 7 / 13 <= ci[1] <= 1
+    assert bootstrap_kappa(A, A) == pytest.approx((1.0, 1.0))
 
 
 def _d(curator: str, pem: str, design: str = "observational", relevance: str = "mecfs",

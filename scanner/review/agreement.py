@@ -66,17 +66,22 @@ def bootstrap_kappa(a: Sequence[str], b: Sequence[str], *, resamples: int = RESA
     if n < 2:
         return None
     cats = sorted(set(a) | set(b))
+    k = len(cats)
     code = {c: i for i, c in enumerate(cats)}
-    xa = np.array([code[x] for x in a])
-    xb = np.array([code[x] for x in b])
-    idx = np.random.default_rng(seed).integers(0, n, size=(resamples, n))
-    ra, rb = xa[idx], xb[idx]
-    observed = (ra == rb).mean(axis=1)
-    expected = np.zeros(resamples)
-    for k in range(len(cats)):
-        expected += (ra == k).mean(axis=1) * (rb == k).mean(axis=1)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        kappas = np.where(expected < 1.0, (observed - expected) / (1.0 - expected), np.nan)
+    pairs = np.array([code[x] * k + code[y] for x, y in zip(a, b, strict=True)])
+    rng = np.random.default_rng(seed)
+    chunks = []
+    for start in range(0, resamples, 250):      # bounded memory: 250 x n indices at a time
+        m = min(250, resamples - start)
+        sample = pairs[rng.integers(0, n, size=(m, n))]
+        flat = (np.arange(m)[:, None] * k * k + sample).ravel()
+        table = np.bincount(flat, minlength=m * k * k).reshape(m, k, k) / n
+        observed = np.trace(table, axis1=1, axis2=2)
+        expected = (table.sum(axis=2) * table.sum(axis=1)).sum(axis=1)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            chunks.append(np.where(expected < 1.0, (observed - expected) / (1.0 - expected),
+                                   np.nan))
+    kappas = np.concatenate(chunks)
     kappas = kappas[~np.isnan(kappas)]
     if kappas.size == 0:
         return None
