@@ -69,6 +69,16 @@ class FulltextSpec(_Frozen):
     reader: Literal["passages-1"] = "passages-1"
 
 
+class ReviewSpec(_Frozen):
+    """``[review]``: how curators decide (absent: single review, one curator decides).
+
+    ``dual``: two curators decide each draft blind to each other; a disagreement goes to
+    an adjudicator (scanner/review/dual.py).
+    """
+
+    mode: Literal["single", "dual"] = "single"
+
+
 class OperatingPoint(_Frozen):
     """Relevance thresholds on the calibrated score, with the figures that chose them."""
 
@@ -113,6 +123,7 @@ class Policy(_Frozen):
     pem: PemSpec = PemSpec()
     relevance: RelevanceSpec = RelevanceSpec()
     fulltext: FulltextSpec | None = None
+    review: ReviewSpec = ReviewSpec()
     #: sha256 of the file's bytes, set by :func:`load_policy`.
     sha256: str = ""
     #: the directory the policy was loaded from (artifact paths are relative to it).

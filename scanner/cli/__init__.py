@@ -12,7 +12,7 @@ import click
 
 from .. import __version__
 from ..logs import setup_logging
-from . import classify, ingest, ops, policy, review, scale
+from . import agreement, classify, ingest, ops, policy, review, scale
 from .base import Context, ScannerGroup
 
 
@@ -33,7 +33,7 @@ for _command in (
     ingest.scan, ingest.recheck,
     classify.classify, classify.train, classify.evaluate,
     policy.rerun, policy.diff, policy.policy_group, policy.corrections,
-    review.users, review.serve, review.export,
+    review.users, review.serve, review.export, agreement.agreement,
     scale.sweep,
     ops.status, ops.daemon, ops.demo, ops.db,
 ):

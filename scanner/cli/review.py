@@ -17,7 +17,7 @@ def users() -> None:
 
 @users.command("add")
 @click.argument("name")
-@click.option("--role", type=click.Choice(["curator", "admin"]), required=True)
+@click.option("--role", type=click.Choice(["curator", "adjudicator", "admin"]), required=True)
 @click.pass_obj
 def users_add(obj: Context, name: str, role: str) -> None:
     """Create an account; the password comes from SCANNER_PASSWORD or standard input."""

@@ -103,14 +103,17 @@ def sign_in(request: Request, body: Credentials) -> JSONResponse:
     return response
 
 
-@router.get("/drafts", summary="The queue, highest priority first, filtered and paged")
+@router.get("/drafts", summary="The queue, highest priority first, filtered and paged; under "
+                               "dual review state=pending lists what still needs your "
+                               "decision, state=adjudicate what waits for your adjudication")
 def list_drafts(request: Request, state: str | None = None, pem: str | None = None,
                 relevance: str | None = None, route: str | None = None,
                 design: str | None = None, year_from: str | None = None,
                 year_to: str | None = None, q: str | None = None,
                 page: int = Query(1, ge=1, le=100000)) -> dict[str, Any]:
-    auth.require_user(request, request.app.state.db)
-    f = queue_filter(request, state, pem, relevance, route, design, year_from, year_to, q, page)
+    user = auth.require_user(request, request.app.state.db)
+    f = queue_filter(request, state, pem, relevance, route, design, year_from, year_to, q, page,
+                     user)
     rows, total = _review(request).queue(f)
     return {"total": total, "page": f.page, "per_page": f.per_page, "items": [
         {**dict(r._mapping), "create_date": r.create_date.isoformat() if r.create_date

@@ -26,8 +26,9 @@ from ..config import Settings
 from ..errors import ReviewError, StaleDraftError
 from ..logs import kv
 from ..store.db import Database
-from . import api, pages, upload
+from . import api, dual_routes, pages, upload
 from .auth import SignInRequired, current_user
+from .dual import DualReview
 from .service import Review
 
 HERE = Path(__file__).parent
@@ -52,13 +53,16 @@ def create_app(settings: Settings, db: Database, policy: Policy) -> FastAPI:
     app.state.settings = settings
     app.state.db = db
     app.state.review = Review(settings, db, policy)
+    app.state.dual = DualReview(app.state.review)
     templates = Jinja2Templates(directory=str(HERE / "templates"))
     templates.env.globals["scanner_version"] = __version__
     app.state.templates = templates
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
     app.include_router(upload.router)   # before pages: /papers/{pmid}/fulltext
+    app.include_router(dual_routes.pages)     # before pages' /papers/{pmid}/{action}
     app.include_router(pages.router)
     app.include_router(api.router)
+    app.include_router(dual_routes.api)
 
     @app.middleware("http")
     async def headers(request: Request, call_next: Any) -> Response:

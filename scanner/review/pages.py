@@ -10,11 +10,13 @@ from fastapi.responses import RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from starlette.concurrency import run_in_threadpool
 
-from ..errors import ReviewError, StaleDraftError
+from ..errors import PermissionDeniedError, ReviewError, StaleDraftError
 from ..publish.export import FORMATS
 from ..store import drafts as store
 from ..store import users
 from . import auth
+from .agreement import chart as agreement_chart
+from .agreement import figures as agreement_figures
 from .dashboard import figures
 from .service import LABELS, Review
 
@@ -94,7 +96,8 @@ def logout(request: Request, csrf_token: str = Form("")) -> Response:
 # -- the queue -------------------------------------------------------------------------
 def queue_filter(request: Request, state: str | None, pem: str | None, relevance: str | None,
                  route: str | None, design: str | None, year_from: str | None,
-                 year_to: str | None, q: str | None, page: int) -> store.QueueFilter:
+                 year_to: str | None, q: str | None, page: int,
+                 user: auth.Curator | None = None) -> store.QueueFilter:
     def year(value: str | None) -> int | None:
         value = (value or "").strip()
         if not value:
@@ -103,7 +106,19 @@ def queue_filter(request: Request, state: str | None, pem: str | None, relevance
             raise ReviewError(f"not a year: {value!r}")
         return int(value)
 
+    # Dual review: the pending queue holds what still needs this curator's decision;
+    # "adjudicate" what waits for this adjudicator.
+    dual = request.app.state.review.policy.review.mode == "dual" and user is not None
+    adjudicate = state == "adjudicate"
+    if adjudicate:
+        if user is None or user.role not in users.ADJUDICATORS:
+            raise PermissionDeniedError("the adjudication queue needs an adjudicator or "
+                                        "admin account")
+        state = "pending"
     return store.QueueFilter(
+        reviewer=user.username if dual and user and state in (None, "pending")
+        and not adjudicate else None,
+        adjudicator=user.username if user and adjudicate else None,
         state=None if state == "all" else (state or "pending"), pem_label=pem or None,
         relevance_label=relevance or None, relevance_route=route or None,
         design=design or None, year_from=year(year_from), year_to=year(year_to),
@@ -118,7 +133,8 @@ def queue_page(request: Request, state: str | None = None, pem: str | None = Non
                year_to: str | None = None, q: str | None = None,
                page: int = Query(1, ge=1, le=100000)) -> Response:
     user = _user(request)
-    f = queue_filter(request, state, pem, relevance, route, design, year_from, year_to, q, page)
+    f = queue_filter(request, state, pem, relevance, route, design, year_from, year_to, q, page,
+                     user)
     rows, total = _review(request).queue(f)
     params = {k: v for k, v in {"state": state, "pem": pem, "relevance": relevance,
                                 "route": route, "design": design, "year_from": year_from,
@@ -133,7 +149,8 @@ def queue_page(request: Request, state: str | None = None, pem: str | None = Non
         "prev_url": page_url(f.page - 1) if f.page > 1 else None,
         "next_url": page_url(f.page + 1) if f.page < pages else None,
         "f": f, "state": state or "pending", "labels": LABELS,
-        "routes": ("auto_include", "review"), "params": params})
+        "routes": ("auto_include", "review"), "params": params,
+        "review_mode": _review(request).policy.review.mode})
 
 
 # -- one paper ---------------------------------------------------------------------------
@@ -145,6 +162,7 @@ def _paper_page(request: Request, user: auth.Curator, pmid: str, *, status: int 
     return _render(request, "paper.html", {
         "user": user, **view, "message": message, "error": error, "stale": stale,
         "unsaved": unsaved or {}, "labels": LABELS, "editable": store.EDITABLE,
+        "dual": request.app.state.dual.view(pmid, user.username, user.role),
         "definitions": request.app.state.review.policy.case_definitions}, status=status)
 
 
@@ -153,7 +171,12 @@ def paper_page(request: Request, pmid: str, saved: str | None = None) -> Respons
     user = _user(request)
     message = {"saved": "Saved.", "approved": "Approved.", "rejected": "Rejected.",
                "corrected": "Correction recorded as a training example.",
-               "fulltext": "Full text stored and read."}.get(saved or "")
+               "fulltext": "Full text stored and read.",
+               "waiting": "Your decision is recorded. A second curator decides next.",
+               "agreed": "Your decision agrees with the first curator's: the draft is decided.",
+               "disagreed": "Your decision differs from the first curator's: the draft goes "
+                            "to an adjudicator.",
+               "adjudicated": "Adjudicated: the draft is decided."}.get(saved or "")
     return _paper_page(request, user, pmid, message=message)
 
 
@@ -214,8 +237,11 @@ def audit_page(request: Request, page: int = Query(1, ge=1, le=100000)) -> Respo
 @router.get("/dashboard")
 def dashboard_page(request: Request) -> Response:
     user = _user(request)
+    fig = agreement_figures(request.app.state.db, _review(request).policy)
     return _render(request, "dashboard.html", {"user": user,
-                                               **figures(request.app.state.db)})
+                                               **figures(request.app.state.db),
+                                               "agreement": fig,
+                                               "agreement_svg": agreement_chart(fig["over_time"])})
 
 
 @router.get("/export")

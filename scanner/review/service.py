@@ -104,7 +104,20 @@ class Review:
         return [asdict(f) for f in check_wording(fields, content.sentences, result,
                                                  record=record)]
 
+    def _single_review(self, pmid: str, *, pending_only: bool = False) -> None:
+        """Under dual review a change to the shared draft would show one curator's work to
+        the other: decisions go through scanner/review/dual.py instead."""
+        if self.policy.review.mode != "dual":
+            return
+        with self.db.read() as conn:
+            state = store.get(conn, pmid).state
+        if pending_only and state != "pending":
+            return
+        raise ReviewError(f"policy {self.policy.version} uses dual review: record your own "
+                          "decision (labels, evidence, text, approve or reject) instead")
+
     def save(self, pmid: str, version: int, fields: Mapping[str, str], user: str) -> int:
+        self._single_review(pmid)
         with self.db.write() as conn:
             return self._save(conn, pmid, version, fields, user)
 
@@ -124,6 +137,7 @@ class Review:
     def approve(self, pmid: str, version: int, user: str,
                 fields: Mapping[str, str] | None = None) -> int:
         """Save the fields shown (if changed) and approve them, in one transaction."""
+        self._single_review(pmid)
         with self.db.write() as conn:
             if fields:
                 version = self._save(conn, pmid, version, fields, user)
@@ -138,6 +152,7 @@ class Review:
                fields: Mapping[str, str] | None = None) -> int:
         if not reason.strip():
             raise ReviewError("give a reason for the rejection")
+        self._single_review(pmid)
         with self.db.write() as conn:
             if fields:
                 version = self._save(conn, pmid, version, fields, user)
@@ -147,6 +162,7 @@ class Review:
     def correct(self, pmid: str, label: str, value: str, user: str,
                 note: str | None = None) -> None:
         """Record a curator's correction of a classifier label, for the next training run."""
+        self._single_review(pmid, pending_only=True)
         with self.db.write() as conn:
             draft = store.get(conn, pmid)
             if label == "definitions":

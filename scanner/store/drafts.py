@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import Connection, Row, and_, func, insert, null, select, update
 
 from ..errors import NotFoundError, ReviewError, StaleDraftError
+from . import decisions
 from .models import Draft, DraftBody, DraftEvent, LabelCorrection
 from .runs import utcnow
 
@@ -41,6 +42,10 @@ class QueueFilter:
     year_from: int | None = None
     year_to: int | None = None
     search: str | None = None
+    #: dual review: only drafts that still need this curator's decision
+    reviewer: str | None = None
+    #: dual review: only drafts whose two decisions disagree, for this adjudicator
+    adjudicator: str | None = None
     page: int = 1
     per_page: int = 50
 
@@ -72,6 +77,7 @@ def queue(conn: Connection, f: QueueFilter) -> tuple[list[Any], int]:
         else:
             escaped = term.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
             conds.append(func.lower(Draft.title).like(f"%{escaped}%", escape="\\"))
+    conds.extend(decisions.queue_conditions(f.reviewer, f.adjudicator))
     where = and_(*conds) if conds else and_(True)
     total = conn.execute(select(func.count()).select_from(Draft).where(where)).scalar_one()
     page = max(1, f.page)
@@ -275,6 +281,7 @@ def decide(conn: Connection, pmid: str, *, decision: str, expected_version: int,
     else:
         values["published"] = null()    # SQL NULL, not a JSON null
     values["has_published"] = decision == "approved"
+    values["review_round"] = draft.review_round + 1     # dual-review decisions so far close
     _bump(conn, draft, values)
     _event(conn, draft, draft_id=draft.id, pmid=pmid, actor=actor, now=now, action=decision,
            to_version=draft.version + 1,

@@ -224,6 +224,8 @@ class Draft(Base):
     updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
     updated_by: Mapped[str] = mapped_column(String(80))
     has_published: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: decisions taken so far (approve or reject); dual-review decisions belong to a round
+    review_round: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 class DraftBody(Base):
@@ -368,3 +370,49 @@ class CuratorFullText(Base):
     filename: Mapped[str | None] = mapped_column(Text)
     supplied_by: Mapped[str] = mapped_column(String(80))
     supplied_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+
+
+class ReviewDecision(Base):
+    """One curator's blind decision on a draft in dual review (round = the draft's
+    ``review_round`` when it was made): labels, evidence marked, text, approve/reject."""
+
+    __tablename__ = "review_decisions"
+    __table_args__ = (UniqueConstraint("draft_id", "round", "curator"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    draft_id: Mapped[int] = mapped_column(ForeignKey("drafts.id"), index=True)
+    pmid: Mapped[str] = mapped_column(String(12))
+    round: Mapped[int] = mapped_column(Integer)
+    curator: Mapped[str] = mapped_column(String(80))
+    relevance: Mapped[str] = mapped_column(String(20))
+    pem: Mapped[str] = mapped_column(String(20))
+    evidence: Mapped[dict[str, Any]]
+    design: Mapped[str] = mapped_column(String(20))
+    decision: Mapped[str] = mapped_column(String(10))
+    note: Mapped[str | None] = mapped_column(Text)
+    fields: Mapped[dict[str, Any]]
+    classifier: Mapped[dict[str, Any]]
+    decided_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    policy_version: Mapped[str] = mapped_column(String(40))
+
+
+class Adjudication(Base):
+    """The adjudicator's decision on a round whose two curators disagreed."""
+
+    __tablename__ = "review_adjudications"
+    __table_args__ = (UniqueConstraint("draft_id", "round"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    draft_id: Mapped[int] = mapped_column(ForeignKey("drafts.id"), index=True)
+    pmid: Mapped[str] = mapped_column(String(12))
+    round: Mapped[int] = mapped_column(Integer)
+    adjudicator: Mapped[str] = mapped_column(String(80))
+    relevance: Mapped[str] = mapped_column(String(20))
+    pem: Mapped[str] = mapped_column(String(20))
+    evidence: Mapped[dict[str, Any]]
+    design: Mapped[str] = mapped_column(String(20))
+    decision: Mapped[str] = mapped_column(String(10))
+    note: Mapped[str | None] = mapped_column(Text)
+    fields: Mapped[dict[str, Any]]
+    decided_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    policy_version: Mapped[str] = mapped_column(String(40))

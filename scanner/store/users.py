@@ -21,7 +21,9 @@ from ..errors import ReviewError
 from .models import User, WebSession
 from .runs import utcnow
 
-ROLES = ("curator", "admin")
+ROLES = ("curator", "adjudicator", "admin")
+#: who may adjudicate a dual-review disagreement (admins hold every role of the app)
+ADJUDICATORS = ("adjudicator", "admin")
 USERNAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{1,79}$")
 MIN_PASSWORD = 8
 _hasher = PasswordHasher()      # Argon2id
