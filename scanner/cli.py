@@ -615,3 +615,9 @@ def main() -> None:
 if __name__ == "__main__":  # pragma: no cover
     main()
 
+
+from .publish.commands import ask as _ask_command  # noqa: E402
+from .publish.commands import publish as _publish_command  # noqa: E402
+
+cli.add_command(_publish_command)
+cli.add_command(_ask_command)

@@ -1,0 +1,135 @@
+"""``scanner publish --output DIR``: the static site, written incrementally.
+
+``DIR/.publish-manifest.json`` remembers, per file, the sha256 of what produced it (an
+entry page: the entry's JSON and the templates) and of its bytes. A rebuild renders an
+entry page only when its input changed, writes a file only when its bytes changed
+(temp file, then rename), and removes the files of entries no longer public (withdrawn
+entries). So publishing again after one approval rewrites that entry's page and the
+files that list every entry (index, feed, sitemap, JSON, CSV, filter pages), nothing else.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import os
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..errors import ScannerError
+from ..policy import Policy
+from . import site
+
+MANIFEST = ".publish-manifest.json"
+
+
+@dataclass
+class PublishReport:
+    entries: int = 0
+    rendered: int = 0
+    written: list[str] = field(default_factory=list)
+    unchanged: int = 0
+    removed: list[str] = field(default_factory=list)
+    bytes_written: int = 0
+
+    def summary(self, out: Path) -> str:
+        return (f"published {self.entries} entries -> {out}: {len(self.written)} files "
+                f"written, {self.unchanged} unchanged, {len(self.removed)} removed")
+
+
+def _sha(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def _entry_input(entry: Mapping[str, Any], accessed: dt.date, extra: str) -> str:
+    blob = json.dumps(entry, sort_keys=True, ensure_ascii=False, default=str)
+    return _sha(f"{site.templates_sha256()}\0{accessed.isoformat()}\0{extra}\0{blob}".encode())
+
+
+def _load_manifest(out: Path) -> dict[str, dict[str, str]]:
+    try:
+        data = json.loads((out / MANIFEST).read_text(encoding="utf-8"))
+    except (FileNotFoundError, ValueError):
+        return {}
+    return data.get("files", {}) if isinstance(data, dict) else {}
+
+
+def _write(out: Path, rel: str, data: bytes) -> None:
+    path = out / rel
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_bytes(data)
+    os.replace(tmp, path)
+
+
+def publish(entries: Sequence[Mapping[str, Any]], out: Path, policy: Policy, *,
+            urls: site.Urls | None = None, accessed: dt.date | None = None,
+            withdrawn: Sequence[str] = ()) -> PublishReport:
+    """Write (or bring up to date) the static site of ``entries`` under ``out``."""
+    urls = urls or site.static_urls()
+    accessed = accessed or dt.datetime.now(dt.UTC).date()
+    if out.exists() and not out.is_dir():
+        raise ScannerError(f"--output {out} exists and is not a directory")
+    out.mkdir(parents=True, exist_ok=True)
+    old = _load_manifest(out)
+    new: dict[str, dict[str, str]] = {}
+    report = PublishReport(entries=len(entries))
+    titles = site.entry_titles(entries)
+
+    def emit(rel: str, make: Callable[[], str], key: str | None = None) -> None:
+        before = old.get(rel)
+        if key is not None and before and before.get("in") == key and (out / rel).is_file():
+            new[rel] = before
+            report.unchanged += 1
+            return
+        data = make().encode("utf-8")
+        digest = _sha(data)
+        if key is not None:
+            report.rendered += 1
+        new[rel] = {"in": key or "", "out": digest}
+        if before and before.get("out") == digest and (out / rel).is_file():
+            report.unchanged += 1
+            return
+        _write(out, rel, data)
+        report.written.append(rel)
+        report.bytes_written += len(data)
+
+    emit("static/public.css", lambda: site.STYLESHEET.read_text(encoding="utf-8"))
+    for e in entries:
+        linked = {p: titles[p] for p in e["replicated_with"] if p in titles}
+        key = _entry_input(e, accessed, json.dumps(linked, sort_keys=True) + urls.base)
+        emit(f"evidence/{e['pmid']}/index.html",
+             lambda e=e, linked=linked: site.entry_page(e, urls, policy, accessed,
+                                                        titles=linked), key)
+        target = urls.entry(e["pmid"])
+        emit(f"evidence/{e['slug']}/index.html",
+             lambda target=target: site.redirect_page(target, urls), _sha(target.encode()))
+    emit("index.html", lambda: site.index_page(entries, urls, policy))
+    for name, values in site.facets(entries).items():
+        for value, _label, _n in values:
+            emit(f"filter/{name}/{site.safe_name(value)}/index.html",
+                 lambda name=name, value=value: site.index_page(entries, urls, policy,
+                                                                {name: value}))
+    emit("about/index.html", lambda: site.about_page(policy, urls))
+    emit("feed.xml", lambda: site.atom_feed(entries, urls))
+    emit("sitemap.xml", lambda: site.sitemap(entries, urls))
+    emit("entries.json", lambda: site.entries_json(entries, urls))
+    emit("entries.csv", lambda: site.entries_csv(entries, urls))
+    emit("withdrawn/index.html", lambda: site.render("withdrawn_list.html", pmids=withdrawn,
+                                                     urls=urls))
+    for rel in sorted(set(old) - set(new)):
+        path = out / rel
+        if path.is_file():
+            path.unlink()
+            report.removed.append(rel)
+            try:
+                path.parent.rmdir()     # the entry's folder, once empty
+            except OSError:
+                pass
+    _write(out, MANIFEST, (json.dumps({"files": new}, sort_keys=True, indent=0)
+                           + "\n").encode())
+    return report
+
