@@ -25,7 +25,7 @@ from ..drafts.extract import sample_size
 from ..policy import Policy
 from ..store import drafts as store
 from ..store import public
-from ..store.models import Classification, Draft, DraftEvent, Record
+from ..store.models import Classification, Draft, DraftBody, DraftEvent, Record
 from .tier import grade
 
 #: The PEM badge texts of the public pages (the contract's visible texts).
@@ -187,10 +187,12 @@ def collect(conn: Connection, policy: Policy, definition_names: Mapping[str, str
             pmids: Sequence[str] | None = None) -> list[dict[str, Any]]:
     """Every public entry (or those of ``pmids``), by PMID."""
     names = dict(definition_names or {d.id: d.name for d in policy.case_definitions})
-    rows = store.published(conn)
+    stmt = (select(Draft.pmid, DraftBody.published).join(DraftBody,
+                                                          DraftBody.draft_id == Draft.id)
+            .where(Draft.has_published.is_(True)).order_by(Draft.pmid))
     if pmids is not None:
-        wanted = set(pmids)
-        rows = [r for r in rows if r.pmid in wanted]
+        stmt = stmt.where(Draft.pmid.in_(list(pmids)))
+    rows = list(conn.execute(stmt).all())
     if not rows:
         return []
     keys = [r.pmid for r in rows]
@@ -225,7 +227,8 @@ def collect(conn: Connection, policy: Policy, definition_names: Mapping[str, str
         approvals.setdefault(e.pmid, []).append(
             {"action": e.action, "date": _iso(e.at.date() if e.at else None)})
     links = public.replications(conn)
-    published = set(keys) if pmids is None else {r.pmid for r in store.published(conn)}
+    published = set(keys) if pmids is None else set(conn.execute(
+        select(Draft.pmid).where(Draft.has_published.is_(True))).scalars())
     out = []
     for r in rows:
         head = heads[r.pmid]

@@ -24,6 +24,7 @@ from ..config import Settings
 from ..errors import ReviewError, StaleDraftError
 from ..logs import kv
 from ..policy import Policy
+from ..publish import routes as public_routes
 from ..store.db import Database
 from . import api, pages
 from .auth import SignInRequired, current_user
@@ -57,6 +58,7 @@ def create_app(settings: Settings, db: Database, policy: Policy) -> FastAPI:
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
     app.include_router(pages.router)
     app.include_router(api.router)
+    app.include_router(public_routes.router)   # /evidence/ (public), contributions
 
     @app.middleware("http")
     async def headers(request: Request, call_next: Any) -> Response:
