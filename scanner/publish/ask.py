@@ -17,6 +17,7 @@ most question terms).
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -30,6 +31,7 @@ from classifiers.pem import split_sentences
 from ..errors import ScannerError
 from ..policy import Policy
 
+logging.getLogger("bm25s").setLevel(logging.WARNING)
 RRF_K = 60
 _WORD = re.compile(r"[a-z0-9]+(?:[-/][a-z0-9]+)*")
 MODES = ("hybrid", "bm25", "dense")
