@@ -31,7 +31,6 @@ from classifiers.pem import split_sentences
 from ..errors import ScannerError
 from ..policy import Policy
 
-logging.getLogger("bm25s").setLevel(logging.WARNING)
 RRF_K = 60
 _WORD = re.compile(r"[a-z0-9]+(?:[-/][a-z0-9]+)*")
 MODES = ("hybrid", "bm25", "dense")
@@ -84,6 +83,7 @@ class AskIndex:
                  cache_dir: Path | None = None) -> None:
         import bm25s
 
+        logging.getLogger("bm25s").setLevel(logging.WARNING)   # it sets DEBUG on import
         self.entries = list(entries)
         self.sentences = [source_sentences(e) for e in self.entries]
         docs = [" ".join([*s, str(e.get("fields", {}).get("summary") or "")])

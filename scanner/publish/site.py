@@ -23,6 +23,7 @@ from urllib.parse import urlencode
 from xml.sax.saxutils import escape as xml_escape
 
 import jinja2
+from markupsafe import Markup
 
 from .. import __version__
 from ..drafts.citation import bibtex_escape, full_author, ris_entry, vancouver_author
@@ -206,14 +207,22 @@ def facets(entries: Sequence[Mapping[str, Any]]) -> dict[str, list[tuple[str, st
     return out
 
 
+def row_html(entry: Mapping[str, Any], urls: Urls) -> Markup:
+    """One entry's row in the index tables (rendered once, shared by every listing)."""
+    return Markup(render("row.html", e=entry, urls=urls))
+
+
 def index_page(entries: Sequence[Mapping[str, Any]], urls: Urls, policy: Policy,
                filters: Mapping[str, str] | None = None, *, question: str = "",
-               answers: Sequence[Mapping[str, Any]] | None = None) -> str:
+               answers: Sequence[Mapping[str, Any]] | None = None,
+               rows: Mapping[str, Markup] | None = None,
+               facet_counts: Mapping[str, list[tuple[str, str, int]]] | None = None) -> str:
     filters = {k: v for k, v in (filters or {}).items() if k in FILTERS and v}
     shown = [e for e in entries if matches(e, filters)]
     shown.sort(key=lambda e: (e.get("approved_at") or "", e["pmid"]), reverse=True)
-    return render("index.html", entries=shown, total=len(entries), urls=urls,
-                  facets=facets(entries), filters=filters, policy=policy,
+    html = [rows[e["pmid"]] if rows is not None else row_html(e, urls) for e in shown]
+    return render("index.html", rows=html, shown=len(shown), total=len(entries), urls=urls,
+                  facets=facet_counts or facets(entries), filters=filters, policy=policy,
                   question=question, answers=answers)
 
 

@@ -107,12 +107,15 @@ def publish(entries: Sequence[Mapping[str, Any]], out: Path, policy: Policy, *,
         target = urls.entry(e["pmid"])
         emit(f"evidence/{e['slug']}/index.html",
              lambda target=target: site.redirect_page(target, urls), _sha(target.encode()))
-    emit("index.html", lambda: site.index_page(entries, urls, policy))
-    for name, values in site.facets(entries).items():
+    rows = {e["pmid"]: site.row_html(e, urls) for e in entries}
+    counts = site.facets(entries)
+    emit("index.html", lambda: site.index_page(entries, urls, policy, rows=rows,
+                                               facet_counts=counts))
+    for name, values in counts.items():
         for value, _label, _n in values:
             emit(f"filter/{name}/{site.safe_name(value)}/index.html",
-                 lambda name=name, value=value: site.index_page(entries, urls, policy,
-                                                                {name: value}))
+                 lambda name=name, value=value: site.index_page(
+                     entries, urls, policy, {name: value}, rows=rows, facet_counts=counts))
     emit("about/index.html", lambda: site.about_page(policy, urls))
     emit("feed.xml", lambda: site.atom_feed(entries, urls))
     emit("sitemap.xml", lambda: site.sitemap(entries, urls))
