@@ -130,9 +130,11 @@ def main() -> None:
     print(f"plain write, same bytes: {base_s:6.2f} s (CPU {CPU['plain']:.2f} s)  -> "
           f"publish/plain ratio {full / base_s:.1f}x wall, "
           f"{CPU['full'] / max(CPU['plain'], 1e-9):.1f}x CPU")
-    print(f"rebuild, no change:    {same:6.2f} s (CPU {CPU['same']:.2f} s)  written {len(again.written)}, "
+    print(f"rebuild, no change:    {same:6.2f} s (CPU {CPU['same']:.2f} s)  "
+          f"written {len(again.written)}, "
           f"rendered {again.rendered} entry pages")
-    print(f"rebuild, 1 approval + 1 edit: {one:6.2f} s (CPU {CPU['one']:.2f} s)  written {len(after.written)} "
+    print(f"rebuild, 1 approval + 1 edit: {one:6.2f} s (CPU {CPU['one']:.2f} s)  "
+          f"written {len(after.written)} "
           f"files ({len(entry_pages)} under evidence/: {', '.join(entry_pages)}), "
           f"rendered {after.rendered} entry pages")
 

@@ -27,6 +27,7 @@ from markupsafe import Markup
 
 from .. import __version__
 from ..drafts.citation import bibtex_escape, full_author, ris_entry, vancouver_author
+from ..errors import PolicyError
 from ..policy import Policy
 from .entries import BADGE_TEXTS, DESIGN_NAMES, TOPICS
 from .tier import TIERS
@@ -209,7 +210,7 @@ def facets(entries: Sequence[Mapping[str, Any]]) -> dict[str, list[tuple[str, st
 
 def row_html(entry: Mapping[str, Any], urls: Urls) -> Markup:
     """One entry's row in the index tables (rendered once, shared by every listing)."""
-    return Markup(render("row.html", e=entry, urls=urls))
+    return Markup(render("row.html", e=entry, urls=urls))  # noqa: S704 - autoescaped template
 
 
 def index_page(entries: Sequence[Mapping[str, Any]], urls: Urls, policy: Policy,
@@ -227,10 +228,9 @@ def index_page(entries: Sequence[Mapping[str, Any]], urls: Urls, policy: Policy,
 
 
 def about_page(policy: Policy, urls: Urls) -> str:
-    op = None
     try:
         op = policy.relevance.point()
-    except Exception:   # noqa: BLE001 - a policy without operating points still has a page
+    except PolicyError:     # a policy without operating points still has a page
         op = None
     return render("about.html", policy=policy, urls=urls, op=op, ev=policy.evidence)
 

@@ -10,12 +10,14 @@ files that list every entry (index, feed, sitemap, JSON, CSV, filter pages), not
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 import json
 import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -102,11 +104,10 @@ def publish(entries: Sequence[Mapping[str, Any]], out: Path, policy: Policy, *,
         linked = {p: titles[p] for p in e["replicated_with"] if p in titles}
         key = _entry_input(e, accessed, json.dumps(linked, sort_keys=True) + urls.base)
         emit(f"evidence/{e['pmid']}/index.html",
-             lambda e=e, linked=linked: site.entry_page(e, urls, policy, accessed,
-                                                        titles=linked), key)
+             partial(site.entry_page, e, urls, policy, accessed, titles=linked), key)
         target = urls.entry(e["pmid"])
         emit(f"evidence/{e['slug']}/index.html",
-             lambda target=target: site.redirect_page(target, urls), _sha(target.encode()))
+             partial(site.redirect_page, target, urls), _sha(target.encode()))
     rows = {e["pmid"]: site.row_html(e, urls) for e in entries}
     counts = site.facets(entries)
     emit("index.html", lambda: site.index_page(entries, urls, policy, rows=rows,
@@ -114,8 +115,8 @@ def publish(entries: Sequence[Mapping[str, Any]], out: Path, policy: Policy, *,
     for name, values in counts.items():
         for value, _label, _n in values:
             emit(f"filter/{name}/{site.safe_name(value)}/index.html",
-                 lambda name=name, value=value: site.index_page(
-                     entries, urls, policy, {name: value}, rows=rows, facet_counts=counts))
+                 partial(site.index_page, entries, urls, policy, {name: value}, rows=rows,
+                         facet_counts=counts))
     emit("about/index.html", lambda: site.about_page(policy, urls))
     emit("feed.xml", lambda: site.atom_feed(entries, urls))
     emit("sitemap.xml", lambda: site.sitemap(entries, urls))
@@ -128,10 +129,8 @@ def publish(entries: Sequence[Mapping[str, Any]], out: Path, policy: Policy, *,
         if path.is_file():
             path.unlink()
             report.removed.append(rel)
-            try:
+            with contextlib.suppress(OSError):
                 path.parent.rmdir()     # the entry's folder, once empty
-            except OSError:
-                pass
     _write(out, MANIFEST, (json.dumps({"files": new}, sort_keys=True, indent=0)
                            + "\n").encode())
     return report
