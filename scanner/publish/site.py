@@ -108,8 +108,13 @@ def templates_sha256() -> str:
     return digest.hexdigest()
 
 
+@cache
+def _template(name: str) -> jinja2.Template:
+    return _env().get_template(name)
+
+
 def render(name: str, **context: Any) -> str:
-    return _env().get_template(name).render(**context)
+    return _template(name).render(**context)
 
 
 # -- citations -----------------------------------------------------------------------------
@@ -306,8 +311,9 @@ def _public(entry: Mapping[str, Any], urls: Urls) -> dict[str, Any]:
 
 
 def entries_json(entries: Sequence[Mapping[str, Any]], urls: Urls) -> str:
-    return json.dumps([_public(e, urls) for e in entries], ensure_ascii=False,
-                      indent=1) + "\n"
+    # One entry per line (json's C encoder; an indent would use the slow Python one).
+    lines = ",\n".join(json.dumps(_public(e, urls), ensure_ascii=False) for e in entries)
+    return f"[\n{lines}\n]\n" if entries else "[]\n"
 
 
 def _cell(value: Any) -> str:
