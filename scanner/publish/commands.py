@@ -11,7 +11,7 @@ import click
 from ..cli import Context, handle_errors
 
 
-@click.command()
+@click.command("publish")
 @click.option("--output", "output_dir", required=True, type=click.Path(file_okay=False),
               help="Directory of the static site (created; brought up to date if it exists).")
 @click.option("--base-url", default="", help="Origin the site is served from, for stable "
@@ -20,7 +20,7 @@ from ..cli import Context, handle_errors
               help="Path on that origin where DIR is served.")
 @click.pass_obj
 @handle_errors
-def publish(obj: Context, output_dir: str, base_url: str, site_path: str) -> None:
+def _publish(obj: Context, output_dir: str, base_url: str, site_path: str) -> None:
     """Write the static site of approved entries (their published snapshots) to DIR."""
     from . import entries as public_entries
     from . import site, static
@@ -34,7 +34,7 @@ def publish(obj: Context, output_dir: str, base_url: str, site_path: str) -> Non
     click.echo(report.summary(Path(output_dir)))
 
 
-@click.command()
+@click.command("ask")
 @click.argument("question")
 @click.option("--limit", type=click.IntRange(min=1, max=100), default=5, show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
@@ -42,7 +42,7 @@ def publish(obj: Context, output_dir: str, base_url: str, site_path: str) -> Non
               show_default=True, help="Ranker: BM25 + embeddings fused, or one alone.")
 @click.pass_obj
 @handle_errors
-def ask(obj: Context, question: str, limit: int, as_json: bool, mode: str) -> None:
+def _ask(obj: Context, question: str, limit: int, as_json: bool, mode: str) -> None:
     """Rank approved entries for a question in plain words, quoting matching sentences."""
     from . import entries as public_entries
     from .ask import AskIndex
@@ -59,6 +59,10 @@ def ask(obj: Context, question: str, limit: int, as_json: bool, mode: str) -> No
             click.echo(_plain(a.to_json()))
     if not answers and not as_json:
         click.echo("no approved entry matches", err=True)
+
+
+publish: click.Command = _publish
+ask: click.Command = _ask
 
 
 def _plain(a: dict[str, Any]) -> str:

@@ -31,7 +31,7 @@ MANIFEST = ".publish-manifest.json"
 @dataclass
 class PublishReport:
     entries: int = 0
-    rendered: int = 0
+    rendered: int = 0           # entry pages rendered (the others were unchanged)
     written: list[str] = field(default_factory=list)
     unchanged: int = 0
     removed: list[str] = field(default_factory=list)
@@ -89,7 +89,7 @@ def publish(entries: Sequence[Mapping[str, Any]], out: Path, policy: Policy, *,
             return
         data = make().encode("utf-8")
         digest = _sha(data)
-        if key is not None:
+        if key is not None and rel.startswith("evidence/"):
             report.rendered += 1
         new[rel] = {"in": key or "", "out": digest}
         if before and before.get("out") == digest and (out / rel).is_file():
@@ -100,30 +100,46 @@ def publish(entries: Sequence[Mapping[str, Any]], out: Path, policy: Policy, *,
         report.bytes_written += len(data)
 
     emit("static/public.css", lambda: site.STYLESHEET.read_text(encoding="utf-8"))
+    keys = []
     for e in entries:
         linked = {p: titles[p] for p in e["replicated_with"] if p in titles}
         key = _entry_input(e, accessed, json.dumps(linked, sort_keys=True) + urls.base)
+        keys.append(key)
         emit(f"evidence/{e['pmid']}/index.html",
              partial(site.entry_page, e, urls, policy, accessed, titles=linked), key)
         target = urls.entry(e["pmid"])
-        emit(f"evidence/{e['slug']}/index.html",
-             partial(site.redirect_page, target, urls), _sha(target.encode()))
-    rows = {e["pmid"]: site.row_html(e, urls) for e in entries}
+        emit(f"evidence/{e['slug']}/index.html", partial(site.redirect_page, target, urls),
+             _sha(f"{site.templates_sha256()}\0{target}".encode()))
+    # The pages that list every entry change when any entry does; otherwise they are
+    # not even rendered again.
+    listing = _sha("\0".join([site.templates_sha256(), policy.sha256, urls.base,
+                              urls.home, *withdrawn, *keys]).encode())
+    cache: dict[str, Any] = {}
+
+    def rows() -> dict[str, Any]:
+        if "rows" not in cache:
+            cache["rows"] = {e["pmid"]: site.row_html(e, urls) for e in entries}
+        return dict(cache["rows"])
+
     counts = site.facets(entries)
-    emit("index.html", lambda: site.index_page(entries, urls, policy, rows=rows,
-                                               facet_counts=counts))
+
+    def filtered(name: str, value: str) -> str:
+        return site.index_page(entries, urls, policy, {name: value}, rows=rows(),
+                               facet_counts=counts)
+
+    emit("index.html", lambda: site.index_page(entries, urls, policy, rows=rows(),
+                                               facet_counts=counts), listing)
     for name, values in counts.items():
         for value, _label, _n in values:
             emit(f"filter/{name}/{site.safe_name(value)}/index.html",
-                 partial(site.index_page, entries, urls, policy, {name: value}, rows=rows,
-                         facet_counts=counts))
-    emit("about/index.html", lambda: site.about_page(policy, urls))
-    emit("feed.xml", lambda: site.atom_feed(entries, urls))
-    emit("sitemap.xml", lambda: site.sitemap(entries, urls))
-    emit("entries.json", lambda: site.entries_json(entries, urls))
-    emit("entries.csv", lambda: site.entries_csv(entries, urls))
+                 partial(filtered, name, value), listing)
+    emit("about/index.html", lambda: site.about_page(policy, urls), listing)
+    emit("feed.xml", lambda: site.atom_feed(entries, urls), listing)
+    emit("sitemap.xml", lambda: site.sitemap(entries, urls), listing)
+    emit("entries.json", lambda: site.entries_json(entries, urls), listing)
+    emit("entries.csv", lambda: site.entries_csv(entries, urls), listing)
     emit("withdrawn/index.html", lambda: site.render("withdrawn_list.html", pmids=withdrawn,
-                                                     urls=urls))
+                                                     urls=urls), listing)
     for rel in sorted(set(old) - set(new)):
         path = out / rel
         if path.is_file():
