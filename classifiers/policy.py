@@ -79,6 +79,25 @@ class ReviewSpec(_Frozen):
     mode: Literal["single", "dual"] = "single"
 
 
+class EvidenceSpec(_Frozen):
+    """``[evidence]``: the rule for a public entry's evidence tier and confidence
+    (scanner/publish/tier.py). Absent from a policy: these defaults."""
+
+    #: designs with no controlled cohort of their own: at best preliminary
+    preliminary_designs: tuple[str, ...] = ("case_report", "in_vitro", "animal", "qualitative")
+    #: designs that can be moderate when their cohort is large enough and not a pilot
+    cohort_designs: tuple[str, ...] = ("rct", "trial_other", "observational")
+    #: a cohort under this many participants is preliminary
+    small_sample: int = Field(50, ge=1)
+    #: words in the title or abstract that mark a pilot or feasibility study
+    pilot_terms: tuple[str, ...] = ("pilot", "feasibility", "preliminary study")
+    #: independent studies a curator linked as replicating the finding for "replicated"
+    replicated_links: int = Field(1, ge=1)
+    #: a moderate or replicated entry with at least this many participants and quoted PEM
+    #: evidence has high confidence
+    high_confidence_sample: int = Field(100, ge=1)
+
+
 class OperatingPoint(_Frozen):
     """Relevance thresholds on the calibrated score, with the figures that chose them."""
 
@@ -124,6 +143,7 @@ class Policy(_Frozen):
     relevance: RelevanceSpec = RelevanceSpec()
     fulltext: FulltextSpec | None = None
     review: ReviewSpec = ReviewSpec()
+    evidence: EvidenceSpec = EvidenceSpec()
     #: sha256 of the file's bytes, set by :func:`load_policy`.
     sha256: str = ""
     #: the directory the policy was loaded from (artifact paths are relative to it).

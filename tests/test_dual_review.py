@@ -14,8 +14,8 @@ import pytest
 from click.testing import CliRunner
 from fastapi.testclient import TestClient
 
+from classifiers.policy import load_policy
 from scanner.cli import cli
-from scanner.policy import load_policy
 from scanner.review.app import create_app
 from scanner.store import drafts as store
 from scanner.store import users

@@ -12,7 +12,7 @@ import click
 
 from .. import __version__
 from ..logs import setup_logging
-from . import agreement, classify, ingest, ops, policy, review, scale
+from . import agreement, classify, ingest, ops, policy, publish, review, scale
 from .base import Context, ScannerGroup
 
 
@@ -34,6 +34,7 @@ for _command in (
     classify.classify, classify.train, classify.evaluate,
     policy.rerun, policy.diff, policy.policy_group, policy.corrections,
     review.users, review.serve, review.export, agreement.agreement,
+    publish.publish, publish.ask,
     scale.sweep,
     ops.status, ops.daemon, ops.demo, ops.db,
 ):

@@ -1,0 +1,1 @@
+"""Public output of approved entries: evidence pages (static and served), ask, contribute."""

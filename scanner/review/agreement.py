@@ -22,7 +22,8 @@ from typing import Any
 
 import numpy as np
 
-from ..policy import Policy
+from classifiers.policy import Policy
+
 from ..store import decisions as dstore
 from ..store.db import Database
 

@@ -27,6 +27,7 @@ from ..errors import ReviewError, StaleDraftError
 from ..logs import kv
 from ..store.db import Database
 from . import api, dual_routes, pages, upload
+from . import public as public_routes
 from .auth import SignInRequired, current_user
 from .dual import DualReview
 from .service import Review
@@ -63,6 +64,7 @@ def create_app(settings: Settings, db: Database, policy: Policy) -> FastAPI:
     app.include_router(pages.router)
     app.include_router(api.router)
     app.include_router(dual_routes.api)
+    app.include_router(public_routes.router)   # /evidence/ (public), contributions
 
     @app.middleware("http")
     async def headers(request: Request, call_next: Any) -> Response:
