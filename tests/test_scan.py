@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import os
 import signal
 import subprocess
@@ -132,8 +133,7 @@ def test_the_whole_range_is_one_search_and_sparse_parts_are_merged(
     days = [(dt.date.fromisoformat(a.replace("/", "-")), dt.date.fromisoformat(
         b.replace("/", "-"))) for a, b in full]
     assert days[0][0] == SINCE and days[-1][1] == TODAY
-    assert all(b + dt.timedelta(days=1) == c for (_, b), (c, _) in zip(days, days[1:],
-                                                                       strict=False))
+    assert all(b + dt.timedelta(days=1) == c for (_, b), (c, _) in itertools.pairwise(days))
     assert report.watermark == TODAY - dt.timedelta(days=1)
 
 
@@ -151,8 +151,7 @@ def test_partition_merges_what_fits() -> None:
     whole = Window(dt.date(2000, 1, 1), dt.date(2000, 3, 4))
     parts = partition(whole, 120, count_of, 50)
     assert parts[0].start == whole.start and parts[-1].end == whole.end
-    assert all(a.end + dt.timedelta(days=1) == b.start for a, b in zip(parts, parts[1:],
-                                                                       strict=False))
+    assert all(a.end + dt.timedelta(days=1) == b.start for a, b in itertools.pairwise(parts))
     assert all(count_of(p) <= 50 for p in parts)
     assert len(parts) == 3  # the 40 empty days joined the first dense part
     assert partition(Window(whole.start, whole.start), 99, count_of, 50) == [
