@@ -21,7 +21,6 @@ import pytest
 from sqlalchemy import func, select, update
 
 from scanner.config import ScheduleSettings
-from scanner.daemon_support import sqlite_has_wal_race
 from scanner.policy import load_policy
 from scanner.pubmed.eutils import EutilsClient
 from scanner.pubmed.ratelimit import RateLimiter
@@ -30,6 +29,7 @@ from scanner.scan import Scanner
 from scanner.status import status
 from scanner.store import leases, runs
 from scanner.store.db import Database, open_database
+from scanner.store.journal import sqlite_has_wal_race
 from scanner.store.models import Lease, Record, RecordVersion, ScanRun
 from tests.conftest import make_settings
 from tests.daemon_support import (
