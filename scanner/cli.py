@@ -615,3 +615,7 @@ def main() -> None:
 if __name__ == "__main__":  # pragma: no cover
     main()
 
+
+from .ops.cli_up import up as _up  # noqa: E402
+
+cli.add_command(_up)
