@@ -10,6 +10,7 @@ import sqlite3
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import text
 
@@ -87,3 +88,39 @@ def test_two_writer_processes_for_a_sustained_period_keep_the_file_intact(
     finally:
         con.close()
     print(f"{SECONDS:g} s, journal {info['journal_mode']}: {results}")
+
+
+def test_sign_in_checks_the_password_without_holding_the_write_lock(
+        tmp_path: Path, monkeypatch: Any) -> None:
+    """Found by benchmarks/load.py: argon2 ran inside ``BEGIN IMMEDIATE``, so 20 curators
+    signing in at once queued every writer (scans, saves) behind password hashing until
+    SQLite's busy timeout ran out (a 500). The check now holds no write lock."""
+    from scanner.store import users
+
+    path = tmp_path / "signin.sqlite"
+    db = open_database(f"sqlite:///{path}")
+    with db.write() as conn:
+        users.add_user(conn, "ann", "a long password", "curator")
+    probe = sqlite3.connect(path, timeout=0, isolation_level=None)
+    free: list[bool] = []
+    real = users._hasher
+
+    class Probing:
+        def verify(self, *args: Any) -> Any:
+            try:
+                probe.execute("BEGIN IMMEDIATE")  # fails at once while a writer holds it
+                probe.execute("ROLLBACK")
+                free.append(True)
+            except sqlite3.OperationalError:
+                free.append(False)
+            return real.verify(*args)
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(real, name)
+
+    monkeypatch.setattr(users, "_hasher", Probing())
+    signed = users.sign_in(db, "ann", "a long password", 1.0)
+    assert signed is not None and signed[0].username == "ann" and signed[1] and signed[2]
+    assert users.sign_in(db, "ann", "wrong password", 1.0) is None
+    assert free == [True, True]
+    probe.close()

@@ -18,6 +18,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import Connection, Row, delete, insert, select, update
 
 from ..errors import ReviewError
+from .db import Database
 from .models import User, WebSession
 from .runs import utcnow
 
@@ -44,7 +45,12 @@ def add_user(conn: Connection, username: str, password: str, role: str) -> int:
 
 
 def authenticate(conn: Connection, username: str, password: str) -> Row[Any] | None:
-    """The user row when the password is right and the account enabled, else None."""
+    """The user row when the password is right and the account enabled, else None.
+
+    Reads only: the argon2 check takes CPU time (seconds when many curators sign in at
+    once), so it must not run inside a write transaction, where on SQLite it would hold
+    the one write lock meanwhile. :func:`sign_in` does the writing afterwards.
+    """
     user = conn.execute(select(User.__table__).where(User.username == username)).first()
     try:
         _hasher.verify(user.password_hash if user else _DUMMY_HASH, password)
@@ -52,10 +58,27 @@ def authenticate(conn: Connection, username: str, password: str) -> Row[Any] | N
         return None
     if user is None or user.disabled:
         return None
-    if _hasher.check_needs_rehash(user.password_hash):
-        conn.execute(update(User).where(User.id == user.id)
-                     .values(password_hash=_hasher.hash(password)))
     return user
+
+
+def sign_in(db: Database, username: str, password: str,
+            hours: float) -> tuple[Row[Any], str, str] | None:
+    """Check the password in a read transaction, then start a session (rehashing an
+    outdated hash, computed beforehand) in a short write one: (user, token, csrf)."""
+    with db.read() as conn:
+        user = authenticate(conn, username, password)
+    if user is None:
+        return None
+    rehashed = (_hasher.hash(password) if _hasher.check_needs_rehash(user.password_hash)
+                else None)
+    with db.write() as conn:
+        if conn.execute(select(User.disabled).where(User.id == user.id)).scalar() is not False:
+            return None  # disabled (or removed) meanwhile
+        if rehashed is not None:
+            conn.execute(update(User).where(User.id == user.id)
+                         .values(password_hash=rehashed))
+        token, csrf = start_session(conn, user.id, hours)
+    return user, token, csrf
 
 
 def list_users(conn: Connection) -> list[Any]:
