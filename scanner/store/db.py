@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import logging
 import sqlite3
+import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -48,6 +49,13 @@ def head_revision() -> str:
     head = ScriptDirectory.from_config(_alembic_config()).get_current_head()
     assert head is not None
     return head
+
+
+#: Connections per process (pooled + overflow); the web app runs at most this many
+#: request threads, so a burst waits for a thread rather than timing out on the pool.
+POOL_SIZE = 10
+POOL_OVERFLOW = 10
+POOL_CAPACITY = POOL_SIZE + POOL_OVERFLOW
 
 
 def _sqlite_setup(engine: Engine, busy_timeout_ms: int, modes: list[str]) -> None:
@@ -87,14 +95,20 @@ class Database:
         self.is_sqlite = parsed.get_backend_name() == "sqlite"
         if self.is_sqlite and parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-        kwargs: dict[str, Any] = {}
+        kwargs: dict[str, Any] = {"pool_size": POOL_SIZE, "max_overflow": POOL_OVERFLOW}
         if not self.is_sqlite:
             kwargs["pool_pre_ping"] = True
+        elif not parsed.database or parsed.database == ":memory:":
+            kwargs = {}  # one in-memory database per connection: SQLAlchemy's own pool
         try:
             self.engine = create_engine(parsed, **kwargs)
         except (ArgumentError, ImportError) as exc:
             raise StoreError(f"cannot use database {parsed.render_as_string()}: {exc}") from None
         self._journal: list[str] = []
+        #: SQLite has one writer: this process's writers queue here, in order, instead of
+        #: polling SQLite's busy handler against each other (found by benchmarks/load.py:
+        #: under 50 curators some waited past the busy timeout).
+        self._write_lock = threading.RLock() if self.is_sqlite else None
         if self.is_sqlite:
             _sqlite_setup(self.engine, busy_timeout_ms, self._journal)
 
@@ -125,7 +139,7 @@ class Database:
     @contextmanager
     def write(self) -> Iterator[Connection]:
         """A write transaction: ``BEGIN IMMEDIATE`` on SQLite, committed on success."""
-        with self.engine.connect() as conn:
+        with self._write_lock or nullcontext(), self.engine.connect() as conn:
             if self.is_sqlite:
                 conn = conn.execution_options(sqlite_begin="IMMEDIATE")
             with conn.begin():

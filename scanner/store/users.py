@@ -47,27 +47,30 @@ def add_user(conn: Connection, username: str, password: str, role: str) -> int:
 def authenticate(conn: Connection, username: str, password: str) -> Row[Any] | None:
     """The user row when the password is right and the account enabled, else None.
 
-    Reads only: the argon2 check takes CPU time (seconds when many curators sign in at
-    once), so it must not run inside a write transaction, where on SQLite it would hold
-    the one write lock meanwhile. :func:`sign_in` does the writing afterwards.
+    The argon2 check takes CPU time (seconds when many curators sign in at once): the
+    web app signs in with :func:`sign_in`, which holds no transaction meanwhile.
     """
     user = conn.execute(select(User.__table__).where(User.username == username)).first()
+    return user if _password_ok(user, password) else None
+
+
+def _password_ok(user: Row[Any] | None, password: str) -> bool:
     try:
         _hasher.verify(user.password_hash if user else _DUMMY_HASH, password)
     except (VerificationError, InvalidHashError):
-        return None
-    if user is None or user.disabled:
-        return None
-    return user
+        return False
+    return user is not None and not user.disabled
 
 
 def sign_in(db: Database, username: str, password: str,
             hours: float) -> tuple[Row[Any], str, str] | None:
-    """Check the password in a read transaction, then start a session (rehashing an
-    outdated hash, computed beforehand) in a short write one: (user, token, csrf)."""
+    """Read the account, check the password outside any transaction (a reader's lock
+    held through argon2 would stall writers on SQLite's rollback journal), then start a
+    session (rehashing an outdated hash, computed beforehand) in a short write
+    transaction: (user, token, csrf)."""
     with db.read() as conn:
-        user = authenticate(conn, username, password)
-    if user is None:
+        user = conn.execute(select(User.__table__).where(User.username == username)).first()
+    if not _password_ok(user, password) or user is None:
         return None
     rehashed = (_hasher.hash(password) if _hasher.check_needs_rehash(user.password_hash)
                 else None)
