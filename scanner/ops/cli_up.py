@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import click
+from click.core import ParameterSource
 
 from ..cli import Context, handle_errors
 
@@ -22,12 +23,11 @@ def up(ctx: click.Context, host: str | None, port: int | None,
     obj: Context = ctx.obj
     settings = obj.settings
     db = obj.database()  # creates or upgrades the store once, before the children start
-    level = "INFO"
-    if ctx.parent is not None:
-        level = str(ctx.parent.params.get("log_level") or "INFO").upper()
-        from click.core import ParameterSource
-        if ctx.parent.get_parameter_source("log_level") == ParameterSource.DEFAULT:
-            level = "INFO"
+    level = "INFO"  # the children's logs are the deployment's record; --log-level rules
+    parent = ctx.parent
+    if parent is not None and parent.get_parameter_source(
+            "log_level") != ParameterSource.DEFAULT:
+        level = str(parent.params["log_level"]).upper()
     Up(settings, db, config_path=obj.config_path, host=host or settings.review.host,
        port=port or settings.review.port, interval=interval, log_level=level,
        echo=click.echo).run()
