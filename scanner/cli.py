@@ -616,6 +616,11 @@ if __name__ == "__main__":  # pragma: no cover
     main()
 
 
-from .ops.cli_up import up as _up  # noqa: E402
 
-cli.add_command(_up)
+def _add_ops_commands() -> None:
+    from .ops.cli_up import up
+
+    cli.add_command(up)
+
+
+_add_ops_commands()
