@@ -439,7 +439,7 @@ def test_a_standby_has_the_whole_backfill_within_60_s_of_a_sigkill_at_3_requests
     env = daemon_env(eutils_server, db_url)
     assert env["SCANNER_SCAN_START"] == "2006-01-01"
     cfg = write_config(tmp_path, extra="[eutils]\nrequests_per_second = 3\nbatch_size = 10\n")
-    eutils_server.delay_all = 0.2  # slow answers so the kill lands mid-scan
+    eutils_server.delay_all = 1.0  # slow answers (~50 s in all) so the kill lands mid-scan
     first = spawn(cfg, env, "--interval", "3600")
     db = open_database(db_url)
     until(lambda: leases.holder(db, "daemon"), 60, "the first daemon's lease", first.log)
@@ -455,6 +455,7 @@ def test_a_standby_has_the_whole_backfill_within_60_s_of_a_sigkill_at_3_requests
     until(lambda: record_count(db) == 354, 60, "all 354 records by the standby", standby.log)
     took = time.monotonic() - killed
     assert took < 60
+    print(f"standby: {partial} stored at the kill, all 354 {took:.1f} s after it")
     assert versions(db) == dict.fromkeys(eutils_server.corpus.pmids(), 1)
     until(lambda: succeeded(db), 10, "the standby's scan", standby.log)
     assert [r.outcome for r in ledger(db)] == ["crashed", "succeeded"]
