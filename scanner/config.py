@@ -108,7 +108,9 @@ class ScanSettings(_Section):
     lookback_days: int = Field(30, ge=1, description="Days scanned when there is no watermark.")
     overlap_days: int = Field(7, ge=0, description="Days before the watermark re-queried.")
     window_days: int = Field(
-        31, ge=1, description="Create-date days per esearch window (split when over 9,999)."
+        0, ge=0, description="0: one esearch window for the whole range, partitioned only "
+        "where esearch's 9,999 cap requires; N: fixed N-day windows (the old planner, kept "
+        "for benchmarks/backfill.py's comparison)."
     )
     lock_ttl_seconds: int = Field(600, ge=10, description="Scan lock lease, renewed per batch.")
     missing_max_attempts: int = Field(

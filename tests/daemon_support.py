@@ -111,7 +111,6 @@ def write_config(tmp_path: Path, *, policy: str = "t0", extra: str = "") -> Path
         "eutils": {"requests_per_second": 0, "backoff_base": 0.01, "backoff_max": 0.05,
                    "batch_size": 20, "read_timeout": 5.0, "connect_timeout": 2.0,
                    "max_attempts": 3},
-        "scan": {"window_days": 400},
         "schedule": {"lease_ttl_seconds": 3.0, "heartbeat_seconds": 0.3, "retry_seconds": 0},
     }
     for key, table in tomllib.loads(extra).items():

@@ -23,13 +23,13 @@ from sqlalchemy import func, select, update
 from classifiers.policy import load_policy
 from scanner.config import ScheduleSettings
 from scanner.ingest.scan import Scanner
-from scanner.ops.daemon_support import sqlite_has_wal_race
 from scanner.ops.status import status
 from scanner.pubmed.eutils import EutilsClient
 from scanner.pubmed.ratelimit import RateLimiter
 from scanner.pubmed.windows import pubmed_today
 from scanner.store import leases, runs
 from scanner.store.db import Database, open_database
+from scanner.store.journal import sqlite_has_wal_race
 from scanner.store.models import Lease, Record, RecordVersion, ScanRun
 from tests.conftest import make_settings
 from tests.daemon_support import (
@@ -428,3 +428,39 @@ def test_schedule_settings_and_the_sqlite_check() -> None:
         ScheduleSettings(scan_cron="every day")
     assert sqlite_has_wal_race((3, 40, 1)) and sqlite_has_wal_race((3, 51, 2))
     assert not any(sqlite_has_wal_race(v) for v in ((3, 51, 3), (3, 50, 7), (3, 44, 6)))
+
+
+def test_a_standby_has_the_whole_backfill_within_60_s_of_a_sigkill_at_3_requests_per_s(
+        tmp_path: Path, eutils_server: Any, spawn: Spawn) -> None:
+    """The issue's deployment check: a backfill from 2006 at NCBI's 3 requests/s, the
+    active daemon killed mid-scan, the waiting standby stores all 354 records within 60 s
+    (fixed 31-day windows asked esearch about 185 months first: over a minute alone)."""
+    db_url = f"sqlite:///{tmp_path / 'standby.sqlite'}"
+    env = daemon_env(eutils_server, db_url)
+    assert env["SCANNER_SCAN_START"] == "2006-01-01"
+    cfg = write_config(tmp_path, extra="[eutils]\nrequests_per_second = 3\nbatch_size = 10\n")
+    eutils_server.delay_all = 1.0  # slow answers (~50 s in all) so the kill lands mid-scan
+    first = spawn(cfg, env, "--interval", "3600")
+    db = open_database(db_url)
+    until(lambda: leases.holder(db, "daemon"), 60, "the first daemon's lease", first.log)
+    standby = spawn(cfg, env, "--interval", "3600")
+    standby.wait_log("daemon_standby")
+    until(lambda: record_count(db) >= 10, 60, "the first stored batch", first.log)
+    first.send(signal.SIGKILL)
+    assert first.wait(timeout=10) == -signal.SIGKILL
+    killed = time.monotonic()
+    partial = record_count(db)
+    assert 0 < partial < 354
+    eutils_server.delay_all = 0
+    until(lambda: record_count(db) == 354, 60, "all 354 records by the standby", standby.log)
+    took = time.monotonic() - killed
+    assert took < 60
+    print(f"standby: {partial} stored at the kill, all 354 {took:.1f} s after it")
+    assert versions(db) == dict.fromkeys(eutils_server.corpus.pmids(), 1)
+    until(lambda: succeeded(db), 10, "the standby's scan", standby.log)
+    assert [r.outcome for r in ledger(db)] == ["crashed", "succeeded"]
+    assert succeeded(db)[0].owner.startswith(standby.owner_prefix)
+    searches = [r for r in eutils_server.requests_for("esearch") if "mindate" in r.params]
+    assert len(searches) == 2  # one window per daemon: 2006-01-01..today
+    standby.send(signal.SIGTERM)
+    assert standby.wait(timeout=30) == 0, standby.log()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import os
 import signal
 import subprocess
@@ -95,7 +96,7 @@ def test_incremental_scan_starts_from_watermark_minus_overlap(tmp_path: Path,
 def test_a_window_over_the_cap_is_split(tmp_path: Path, eutils_server: Any,
                                         monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr("scanner.ingest.scan.ESEARCH_CAP", 120)
-    scanner = make_scanner(tmp_path, eutils_server, extra="[scan]\nwindow_days = 6000\n")
+    scanner = make_scanner(tmp_path, eutils_server)
     report = scanner.run(since=SINCE)
     assert report.counts.found == 354 and set(stored(scanner)) == set(
         eutils_server.corpus.pmids())
@@ -104,6 +105,57 @@ def test_a_window_over_the_cap_is_split(tmp_path: Path, eutils_server: Any,
     windows = [(s.params["mindate"], s.params["maxdate"]) for s in searches
                if "mindate" in s.params]
     assert windows[0] == ("2006/01/01", "2021/06/15")
+
+
+def test_the_whole_range_is_one_search_and_sparse_parts_are_merged(
+        tmp_path: Path, eutils_server: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """354 records since 2006 (311 of them in 2021): one esearch without a cap to split
+    for; with a cap of 200, count-only probes and as few searched windows as fit, which
+    cover the range with no gap and no overlap."""
+    scanner = make_scanner(tmp_path, eutils_server)
+    report = scanner.run(since=SINCE)
+    assert report.counts.new == 354 and report.counts.windows == 1
+    assert [(r.params["mindate"], r.params["maxdate"])
+            for r in eutils_server.requests_for("esearch")] == [("2006/01/01", "2021/06/15")]
+    assert len(eutils_server.requests_for("efetch")) == 8  # 354 records, batches of 50
+
+    monkeypatch.setattr("scanner.ingest.scan.ESEARCH_CAP", 200)
+    eutils_server.clear_requests()
+    (tmp_path / "b").mkdir()
+    again = make_scanner(tmp_path / "b", eutils_server)
+    report = again.run(since=SINCE)
+    assert report.counts.new == 354 and set(stored(again)) == set(eutils_server.corpus.pmids())
+    searches = [r.params for r in eutils_server.requests_for("esearch")]
+    full = [(s["mindate"], s["maxdate"]) for s in searches[1:] if s["retmax"] != "0"]
+    assert report.counts.windows == len(full) == 2  # 354 in 2 windows of at most 200
+    probes = [s for s in searches if s["retmax"] == "0"]
+    assert probes and all("usehistory" not in s for s in probes)
+    days = [(dt.date.fromisoformat(a.replace("/", "-")), dt.date.fromisoformat(
+        b.replace("/", "-"))) for a, b in full]
+    assert days[0][0] == SINCE and days[-1][1] == TODAY
+    assert all(b + dt.timedelta(days=1) == c for (_, b), (c, _) in itertools.pairwise(days))
+    assert report.watermark == TODAY - dt.timedelta(days=1)
+
+
+def test_partition_merges_what_fits() -> None:
+    from scanner.pubmed.windows import Window, partition
+    per_day = {dt.date(2000, 1, 1) + dt.timedelta(days=i): 0 for i in range(64)}
+    for i in range(40, 64):
+        per_day[dt.date(2000, 1, 1) + dt.timedelta(days=i)] = 5  # 120 records in the end
+    asked: list[Window] = []
+
+    def count_of(w: Window) -> int:
+        asked.append(w)
+        return sum(n for d, n in per_day.items() if w.start <= d <= w.end)
+
+    whole = Window(dt.date(2000, 1, 1), dt.date(2000, 3, 4))
+    parts = partition(whole, 120, count_of, 50)
+    assert parts[0].start == whole.start and parts[-1].end == whole.end
+    assert all(a.end + dt.timedelta(days=1) == b.start for a, b in itertools.pairwise(parts))
+    assert all(count_of(p) <= 50 for p in parts)
+    assert len(parts) == 3  # the 40 empty days joined the first dense part
+    assert partition(Window(whole.start, whole.start), 99, count_of, 50) == [
+        Window(whole.start, whole.start)]
 
 
 def test_a_single_day_over_the_cap_fails_clearly(tmp_path: Path, eutils_server: Any,
@@ -214,15 +266,16 @@ def test_phrase_not_found_refuses_the_scan(tmp_path: Path, eutils_server: Any) -
     assert run is not None and run.outcome == "failed" and "PhraseNotFound" in run.error
 
 
-def test_an_outage_fails_cleanly_and_keeps_finished_windows(tmp_path: Path,
-                                                            eutils_server: Any) -> None:
-    scanner = make_scanner(tmp_path, eutils_server, extra="[scan]\nwindow_days = 150\n")
+def test_an_outage_fails_cleanly_and_keeps_finished_windows(
+        tmp_path: Path, eutils_server: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("scanner.ingest.scan.ESEARCH_CAP", 150)  # 311 records: several windows
+    scanner = make_scanner(tmp_path, eutils_server)
     since = dt.date(2021, 1, 1)
     assert scanner.plan(since, None, None) == (since, TODAY)
-    # the first window (Jan..May) succeeds; everything after it is a 503
+    # the first window succeeds; every search after its records are fetched is a 503
     original = scanner.client.esearch
     def outage_after_first(*a: Any, **k: Any) -> Any:
-        if eutils_server.requests_for("esearch"):
+        if eutils_server.requests_for("efetch"):
             eutils_server.faults.add("status", status=503, times=100)
         return original(*a, **k)
     scanner.client.esearch = outage_after_first  # type: ignore[method-assign]
@@ -231,7 +284,10 @@ def test_an_outage_fails_cleanly_and_keeps_finished_windows(tmp_path: Path,
     with scanner.db.read() as conn:
         mark = runs.get_watermark(conn, scanner.policy.query_sha256)
         run = runs.last_run(conn)
-    assert mark == dt.date(2021, 5, 30)
+    first = [r.params for r in eutils_server.requests_for("esearch")
+             if r.params["retmax"] != "0" and r.fault is None][1]
+    assert first["mindate"] == "2021/01/01"
+    assert mark == dt.date.fromisoformat(first["maxdate"].replace("/", "-")) < TODAY
     assert run is not None and run.outcome == "failed"
     kept = stored(scanner)
     assert kept and all(n == 1 for n in kept.values())
@@ -278,8 +334,7 @@ def cli_env(tmp_path: Path, server: Any, db_url: str) -> dict[str, str]:
     cfg = tmp_path / "cli.toml"
     cfg.write_text(f'[policy]\ndir = "{REPO / "policies"}"\n'
                    "[eutils]\nrequests_per_second = 0\nbackoff_base = 0.01\n"
-                   "backoff_max = 0.05\nbatch_size = 20\nread_timeout = 5.0\n"
-                   "[scan]\nwindow_days = 400\n")
+                   "backoff_max = 0.05\nbatch_size = 20\nread_timeout = 5.0\n")
     env["SCANNER_TEST_CONFIG"] = str(cfg)
     return env
 
@@ -382,7 +437,7 @@ def test_the_real_cap_on_a_whole_update_file(tmp_path: Path, shared_data: Path) 
     corpus = Corpus.from_files([shared_data / "pubmed_xml" / "pubmed21n1298.xml.gz"])
     with ReplayServer(corpus) as server:
         scanner = make_scanner(tmp_path, server,
-                               extra="batch_size = 500\n[scan]\nwindow_days = 400\n")
+                               extra="batch_size = 500\n")
         report = scanner.run(since=dt.date(1993, 1, 1))
         searches = [r.params for r in server.requests_for("esearch") if "mindate" in r.params]
     assert report.counts.found == report.counts.new == len(corpus) == 20783

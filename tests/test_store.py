@@ -16,6 +16,7 @@ from scanner.errors import SchemaVersionError, StoreError
 from scanner.pubmed.parse import ParsedRecord, iter_pubmed_xml
 from scanner.store import leases, runs
 from scanner.store.db import Database, head_revision, open_database
+from scanner.store.journal import choose_journal
 from scanner.store.models import Record
 from scanner.store.records import count_records, mark_deleted, record_versions, upsert_records
 
@@ -189,7 +190,7 @@ def test_sqlite_concurrent_writers_do_not_fail(tmp_path: Path) -> None:
     with db.read() as conn:
         assert runs.get_watermark(conn, "shared") == dt.date(2020, 1, 30)
         mode = conn.exec_driver_sql("PRAGMA journal_mode").scalar()
-    assert mode == "wal"
+    assert mode == choose_journal().journal_mode == db.engine_info()["journal_mode"]
 
 
 def test_sqlite_write_transactions_begin_immediate(tmp_path: Path) -> None:

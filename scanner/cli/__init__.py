@@ -36,7 +36,7 @@ for _command in (
     review.users, review.serve, review.export, agreement.agreement,
     publish.publish, publish.ask,
     scale.sweep,
-    ops.status, ops.daemon, ops.demo, ops.db,
+    ops.status, ops.daemon, ops.demo, ops.db, ops.up,
 ):
     cli.add_command(_command)
 

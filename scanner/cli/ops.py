@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import click
+from click.core import ParameterSource
 
 from ..logs import setup_logging
 from ..store.db import Database
@@ -90,3 +91,27 @@ def db_current(obj: Context) -> None:
     """Print the schema version stamped in the database."""
     database = Database(obj.settings.database_url)
     click.echo(database.current_revision() or "none")
+
+
+@click.command("up")
+@click.option("--host", default=None, help="Web app address (default: review.host).")
+@click.option("--port", type=int, default=None, help="Web app port (default: review.port).")
+@click.option("--interval", type=click.FloatRange(min=1), default=None,
+              help="Scan every SECONDS instead of the schedule's cron.")
+@click.pass_context
+def up(ctx: click.Context, host: str | None, port: int | None,
+       interval: float | None) -> None:
+    """Run the scheduled scanner and the web app together; SIGTERM stops both."""
+    from ..ops.up import Up
+
+    obj: Context = ctx.obj
+    settings = obj.settings
+    db = obj.database()  # creates or upgrades the store once, before the children start
+    level = "INFO"  # the children's logs are the deployment's record; --log-level rules
+    parent = ctx.parent
+    if parent is not None and parent.get_parameter_source(
+            "log_level") != ParameterSource.DEFAULT:
+        level = str(parent.params["log_level"]).upper()
+    Up(settings, db, config_path=obj.config_path, host=host or settings.review.host,
+       port=port or settings.review.port, interval=interval, log_level=level,
+       echo=click.echo).run()

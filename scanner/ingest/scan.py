@@ -7,8 +7,11 @@ The order of work, and why it cannot lose or duplicate anything:
 2. Work out the create-date range: from the watermark minus the overlap (or the start
    setting for an empty store) up to today in PubMed's time zone.
 3. Retry the backlog: records that an earlier esearch listed but efetch did not return.
-4. For each window (oldest first), esearch with the History server; a window over the
-   9,999 cap is halved until it fits. The IDs are reconciled against ``Count``.
+4. Search the whole range at once with the History server: its ``Count`` says how many
+   records there are. A range over the 9,999 cap is partitioned by count-only searches
+   (halved where a part is over the cap, adjacent parts merged while they fit; see
+   :func:`~scanner.pubmed.windows.partition`) and each part searched in turn, oldest
+   first. The IDs of each window are reconciled against its ``Count``.
 5. efetch in batches; records asked for but not returned are asked for again by ID, and
    what is still missing goes to the backlog. Each batch is stored in one transaction;
    the last batch of a window moves the watermark in the same transaction.
@@ -42,7 +45,7 @@ from ..drafts.pipeline import draft_pending
 from ..errors import EutilsError, RunStopped, ScanInProgressError, WindowTooLargeError
 from ..logs import kv
 from ..pubmed.eutils import ESEARCH_CAP, EutilsClient, FetchResult, SearchResult, WebEnvExpired
-from ..pubmed.windows import Window, plan_windows, pubmed_today
+from ..pubmed.windows import Window, partition, plan_windows, pubmed_today
 from ..store import backlog, leases, runs
 from ..store.classifications import (
     check_policy_unchanged,
@@ -215,7 +218,9 @@ class Scanner:
                            start=start, watermark=report.watermark))
         complete_through = self.today() - dt.timedelta(days=1)
         cross_checked = False
-        stack = list(reversed(list(plan_windows(start, end, self.settings.scan.window_days))))
+        days = self.settings.scan.window_days
+        planned = list(plan_windows(start, end, days)) if days else [Window(start, end)]
+        stack = planned[::-1]
         while stack:
             self.check_stop()
             window = stack.pop()
@@ -226,10 +231,10 @@ class Scanner:
                         f"create date {window.start} alone holds {result.count} records, more "
                         f"than esearch can page through ({ESEARCH_CAP}); narrow the query",
                         endpoint="esearch")
-                first, second = window.split()
+                parts = partition(window, result.count, self._count, ESEARCH_CAP)
                 log.info(kv("window_split", window=window, count=result.count,
-                            into=f"{first} + {second}"))
-                stack += [second, first]
+                            into=" + ".join(map(str, parts))))
+                stack += parts[::-1]
                 continue
             if result.count == 0 and not cross_checked:
                 self._cross_check_empty(window)
@@ -256,6 +261,14 @@ class Scanner:
                     endpoint="esearch")
         log.info(kv("window", window=window, count=result.count))
         return result
+
+    def _count(self, window: Window) -> int:
+        """How many records a window holds (no IDs, no History server entry)."""
+        count = self.client.esearch(self.policy.search.query, mindate=window.mindate,
+                                    maxdate=window.maxdate, datetype=self.policy.search.datetype,
+                                    retmax=0, usehistory=False).count
+        log.info(kv("window_count", window=window, count=count))
+        return count
 
     def _cross_check_empty(self, window: Window) -> None:
         """Count 0 is a valid answer, but so would an outage look: check the query at all."""

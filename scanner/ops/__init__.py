@@ -1,0 +1,1 @@
+"""Running the scanner unattended: ``scanner up``."""

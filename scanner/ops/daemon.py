@@ -24,7 +24,6 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import signal
-import sqlite3
 import threading
 import time
 from collections.abc import Callable
@@ -57,7 +56,6 @@ from .daemon_support import (
     DaemonLeaseLost,
     StoppableClassifier,
     leave_stragglers,
-    sqlite_has_wal_race,
 )
 
 log = logging.getLogger(__name__)
@@ -105,10 +103,6 @@ class Daemon:
         self._install_signals()
         log.info(kv("daemon_start", owner=self.owner, database=self.db.display_url,
                     policy=self.policy.version, **self._schedule()))
-        if self.db.is_sqlite and sqlite_has_wal_race():
-            log.warning(kv("sqlite_wal_reset_race", sqlite=sqlite3.sqlite_version,
-                           advice="a daemon and a web app writing one SQLite file can corrupt "
-                           "it with this SQLite; use PostgreSQL for a deployment"))
         if not self._take_lease():
             log.info(kv("daemon_stopped", owner=self.owner, reason="stopped on standby"))
             return

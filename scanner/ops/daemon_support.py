@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import os
-import sqlite3
 import sys
 import threading
 import time
@@ -46,13 +45,6 @@ class StoppableClassifier:
         if self.stop.is_set():
             raise ScanStopped("stop requested: classification left for the next run")
         return self.inner.classify(papers)
-
-
-def sqlite_has_wal_race(version: tuple[int, int, int] = sqlite3.sqlite_version_info) -> bool:
-    """SQLite 3.7.0 to 3.51.2 can corrupt a WAL database written by two processes."""
-    fixed = version >= (3, 51, 3) or (3, 50, 7) <= version < (3, 51, 0) or (
-        3, 44, 6) <= version < (3, 45, 0)
-    return version >= (3, 7, 0) and not fixed
 
 
 def leave_stragglers(deadline: float, error: ScannerError | None, *, hard_exit: bool) -> None:

@@ -54,6 +54,7 @@ def status(db: Database, policy: Policy) -> dict[str, Any]:
     return {
         "scanner_version": __version__,
         "database": db.display_url,
+        "storage": db.engine_info(),
         "schema_version": db.current_revision(),
         "records": {"total": total, "deleted": deleted, "versions": int(versions),
                     "retracted": int(retracted)},

@@ -91,11 +91,11 @@ def _with_etag(request: Request, pmid: str) -> JSONResponse:
 def sign_in(request: Request, body: Credentials) -> JSONResponse:
     auth.check_origin(request)
     settings = request.app.state.settings.review
-    with request.app.state.db.write() as conn:
-        user = users.authenticate(conn, body.username, body.password)
-        if user is None:
-            return JSONResponse({"detail": "wrong username or password"}, status_code=401)
-        token, csrf = users.start_session(conn, user.id, settings.session_hours)
+    signed = users.sign_in(request.app.state.db, body.username, body.password,
+                           settings.session_hours)
+    if signed is None:
+        return JSONResponse({"detail": "wrong username or password"}, status_code=401)
+    user, token, csrf = signed
     response = JSONResponse({"username": user.username, "role": user.role,
                              "csrf_token": csrf})
     response.set_cookie(auth.SESSION_COOKIE, token, httponly=True, samesite="lax",

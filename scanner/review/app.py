@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+import anyio.to_thread
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
@@ -25,7 +28,7 @@ from .. import __version__
 from ..config import Settings
 from ..errors import ReviewError, StaleDraftError
 from ..logs import kv
-from ..store.db import Database
+from ..store.db import POOL_CAPACITY, Database
 from . import api, dual_routes, pages, upload
 from . import public as public_routes
 from .auth import SignInRequired, current_user
@@ -46,7 +49,15 @@ SECURITY_HEADERS = {
 
 
 def create_app(settings: Settings, db: Database, policy: Policy) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        # Sync handlers run in anyio's thread pool (40 threads); with fewer pooled
+        # connections a burst of curators timed out waiting for one (benchmarks/load.py).
+        anyio.to_thread.current_default_thread_limiter().total_tokens = POOL_CAPACITY
+        yield
+
     app = FastAPI(title="ME/CFS evidence scanner: review API", version=__version__,
+                  lifespan=lifespan,
                   description="Curators' review of evidence drafts. Sign in with POST "
                               "/api/session; send the returned csrf_token as X-CSRF-Token "
                               "and the draft's ETag as If-Match on every change.",

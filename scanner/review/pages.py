@@ -62,17 +62,14 @@ def login_form(request: Request, next: str | None = None) -> Response:
 def login(request: Request, username: str = Form(""), password: str = Form(""),
           login_token: str = Form(""), next: str = Form("/")) -> Response:
     auth.check_login_csrf(request, login_token)
-    db = request.app.state.db
-    with db.write() as conn:
-        user = users.authenticate(conn, username.strip(), password)
-        if user is not None:
-            token, _csrf = users.start_session(conn, user.id,
-                                               request.app.state.settings.review.session_hours)
-    if user is None:
+    signed = users.sign_in(request.app.state.db, username.strip(), password,
+                           request.app.state.settings.review.session_hours)
+    if signed is None:
         response = _render(request, "login.html", {
             "user": None, "login_token": login_token, "next": _safe_next(next),
             "error": "Wrong username or password."}, status=401)
         return response
+    token = signed[1]
     response = RedirectResponse(_safe_next(next), status_code=303)
     settings = request.app.state.settings.review
     response.set_cookie(auth.SESSION_COOKIE, token, httponly=True, samesite="lax",

@@ -1,6 +1,8 @@
 """Engine creation, the SQLite write discipline, and the schema-version check.
 
-SQLite (the embedded default) runs in WAL mode with a busy timeout. Python's sqlite3
+SQLite (the embedded default) runs with a busy timeout, in WAL mode where the linked
+SQLite is free of the WAL-reset race and with a rollback journal where it is not
+(:mod:`scanner.store.journal`; the mode in use is :attr:`Database.journal_mode`). Python's sqlite3
 driver would start transactions lazily and as DEFERRED; a deferred transaction that reads
 and then writes can fail at once with ``SQLITE_BUSY_SNAPSHOT`` whatever the timeout, so
 the driver's own transaction handling is switched off and every transaction is begun
@@ -11,8 +13,10 @@ PostgreSQL needs none of this and gets plain transactions.
 from __future__ import annotations
 
 import logging
+import sqlite3
+import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -27,6 +31,7 @@ from sqlalchemy.exc import ArgumentError, OperationalError, SQLAlchemyError
 
 from ..errors import SchemaVersionError, StoreError
 from ..logs import kv
+from .journal import choose_journal, sqlite_has_wal_race
 
 log = logging.getLogger(__name__)
 
@@ -46,14 +51,29 @@ def head_revision() -> str:
     return head
 
 
-def _sqlite_setup(engine: Engine, busy_timeout_ms: int) -> None:
+#: Connections per process (pooled + overflow); the web app runs at most this many
+#: request threads, so a burst waits for a thread rather than timing out on the pool.
+POOL_SIZE = 10
+POOL_OVERFLOW = 10
+POOL_CAPACITY = POOL_SIZE + POOL_OVERFLOW
+
+
+def _sqlite_setup(engine: Engine, busy_timeout_ms: int, modes: list[str]) -> None:
+    choice = choose_journal()
+
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         dbapi_connection.isolation_level = None  # we issue BEGIN ourselves
         cursor = dbapi_connection.cursor()
         cursor.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
-        cursor.execute("PRAGMA journal_mode = WAL")
-        cursor.execute("PRAGMA synchronous = NORMAL")
+        row = cursor.execute(f"PRAGMA journal_mode = {choice.journal_mode}").fetchone()
+        mode = str(row[0]).lower() if row else "unknown"
+        if mode != choice.journal_mode and mode != "memory" and not modes:
+            # e.g. a WAL file another process still has open: it stays WAL until closed
+            log.warning(kv("sqlite_journal_mode", wanted=choice.journal_mode, got=mode,
+                           reason=choice.reason))
+        modes[:] = [mode]
+        cursor.execute(f"PRAGMA synchronous = {choice.synchronous}")
         cursor.execute("PRAGMA foreign_keys = ON")
         cursor.close()
 
@@ -75,19 +95,40 @@ class Database:
         self.is_sqlite = parsed.get_backend_name() == "sqlite"
         if self.is_sqlite and parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-        kwargs: dict[str, Any] = {}
+        kwargs: dict[str, Any] = {"pool_size": POOL_SIZE, "max_overflow": POOL_OVERFLOW}
         if not self.is_sqlite:
             kwargs["pool_pre_ping"] = True
+        elif not parsed.database or parsed.database == ":memory:":
+            kwargs = {}  # one in-memory database per connection: SQLAlchemy's own pool
         try:
             self.engine = create_engine(parsed, **kwargs)
         except (ArgumentError, ImportError) as exc:
             raise StoreError(f"cannot use database {parsed.render_as_string()}: {exc}") from None
+        self._journal: list[str] = []
+        #: SQLite has one writer: this process's writers queue here, in order, instead of
+        #: polling SQLite's busy handler against each other (found by benchmarks/load.py:
+        #: under 50 curators some waited past the busy timeout).
+        self._write_lock = threading.RLock() if self.is_sqlite else None
         if self.is_sqlite:
-            _sqlite_setup(self.engine, busy_timeout_ms)
+            _sqlite_setup(self.engine, busy_timeout_ms, self._journal)
 
     @property
     def display_url(self) -> str:
         return self.url.render_as_string(hide_password=True)
+
+    def engine_info(self) -> dict[str, Any]:
+        """The SQLite library and journal mode in use (``scanner status``); for other
+        databases only the dialect."""
+        if not self.is_sqlite:
+            return {"dialect": self.url.get_backend_name()}
+        if not self._journal:
+            with self.engine.connect():
+                pass
+        mode = self._journal[0] if self._journal else "unknown"
+        race = sqlite_has_wal_race()
+        return {"dialect": "sqlite", "sqlite_version": sqlite3.sqlite_version,
+                "journal_mode": mode, "wal_reset_race": race,
+                "safe_for_two_writers": mode != "wal" or not race}
 
     @contextmanager
     def read(self) -> Iterator[Connection]:
@@ -98,7 +139,7 @@ class Database:
     @contextmanager
     def write(self) -> Iterator[Connection]:
         """A write transaction: ``BEGIN IMMEDIATE`` on SQLite, committed on success."""
-        with self.engine.connect() as conn:
+        with self._write_lock or nullcontext(), self.engine.connect() as conn:
             if self.is_sqlite:
                 conn = conn.execution_options(sqlite_begin="IMMEDIATE")
             with conn.begin():

@@ -18,6 +18,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import Connection, Row, delete, insert, select, update
 
 from ..errors import ReviewError
+from .db import Database
 from .models import User, WebSession
 from .runs import utcnow
 
@@ -46,18 +47,43 @@ def add_user(conn: Connection, username: str, password: str, role: str) -> int:
 
 
 def authenticate(conn: Connection, username: str, password: str) -> Row[Any] | None:
-    """The user row when the password is right and the account enabled, else None."""
+    """The user row when the password is right and the account enabled, else None.
+
+    The argon2 check takes CPU time (seconds when many curators sign in at once): the
+    web app signs in with :func:`sign_in`, which holds no transaction meanwhile.
+    """
     user = conn.execute(select(User.__table__).where(User.username == username)).first()
+    return user if _password_ok(user, password) else None
+
+
+def _password_ok(user: Row[Any] | None, password: str) -> bool:
     try:
         _hasher.verify(user.password_hash if user else _DUMMY_HASH, password)
     except (VerificationError, InvalidHashError):
+        return False
+    return user is not None and not user.disabled
+
+
+def sign_in(db: Database, username: str, password: str,
+            hours: float) -> tuple[Row[Any], str, str] | None:
+    """Read the account, check the password outside any transaction (a reader's lock
+    held through argon2 would stall writers on SQLite's rollback journal), then start a
+    session (rehashing an outdated hash, computed beforehand) in a short write
+    transaction: (user, token, csrf)."""
+    with db.read() as conn:
+        user = conn.execute(select(User.__table__).where(User.username == username)).first()
+    if not _password_ok(user, password) or user is None:
         return None
-    if user is None or user.disabled:
-        return None
-    if _hasher.check_needs_rehash(user.password_hash):
-        conn.execute(update(User).where(User.id == user.id)
-                     .values(password_hash=_hasher.hash(password)))
-    return user
+    rehashed = (_hasher.hash(password) if _hasher.check_needs_rehash(user.password_hash)
+                else None)
+    with db.write() as conn:
+        if conn.execute(select(User.disabled).where(User.id == user.id)).scalar() is not False:
+            return None  # disabled (or removed) meanwhile
+        if rehashed is not None:
+            conn.execute(update(User).where(User.id == user.id)
+                         .values(password_hash=rehashed))
+        token, csrf = start_session(conn, user.id, hours)
+    return user, token, csrf
 
 
 def list_users(conn: Connection) -> list[Any]:
