@@ -20,12 +20,14 @@ PASSWORD = "correct horse battery"
 ACCOUNTS = {"alice": "curator", "bob": "curator", "root": "admin"}
 
 
-def build_demo(directory: Path, db_url: str | None = None, extra: str = "") -> str:
+def build_demo(directory: Path, db_url: str | None = None, extra: str = "",
+               pmc: bool = True) -> str:
     """Scan, classify and draft the demo records into a database; returns its URL.
-    ``extra``: TOML merged into the config written to ``directory/config.toml``."""
+    ``extra``: TOML merged into the config written to ``directory/config.toml``;
+    ``pmc=False``: no PMC full texts are served."""
     url = db_url or f"sqlite:///{directory / 'demo.sqlite'}"
     settings = make_settings(directory, "http://127.0.0.1:9/", db_url=url, extra=extra)
-    db = scan_demo(settings, url, echo=lambda _line: None)
+    db = scan_demo(settings, url, echo=lambda _line: None, pmc=pmc)
     with db.write() as conn:
         for name, role in ACCOUNTS.items():
             users.add_user(conn, name, PASSWORD, role)

@@ -100,7 +100,8 @@ def test_plain_text_is_kept_as_given_but_for_line_ends() -> None:
 # -- the app, on SQLite and PostgreSQL ------------------------------------------------------
 def build(directory: Path, url: str, policy: str) -> str:
     """The demo pipeline's store under ``policy``: records, classifications, drafts, accounts."""
-    return build_demo(directory, url, extra=f'[policy]\nactive = "{policy}"\n')
+    # no PMC texts: the uploads stand for full texts PubMed Central does not have
+    return build_demo(directory, url, extra=f'[policy]\nactive = "{policy}"\n', pmc=False)
 
 
 #: engine and policy: v0.1 reads a full text whole, v0.2 through the passage reader

@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from ..publish.base import Context
+from .base import Context
 
 
 @click.command("publish")

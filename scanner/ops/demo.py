@@ -46,9 +46,11 @@ DEMO_USER = "curator"
 DEMO_PASSWORD = "demo-curator-password"  # noqa: S105 - printed by the demo on purpose
 
 
-def scan_demo(settings: Settings, url: str, echo: Callable[[str], None]) -> Database:
+def scan_demo(settings: Settings, url: str, echo: Callable[[str], None], *,
+              pmc: bool = True) -> Database:
     """Scan the demo records from a local replay server into ``url``: records,
-    classifications under the active policy, and drafts in the curators' queue."""
+    classifications under the active policy, and drafts in the curators' queue
+    (``pmc=False``: the server has no PMC full texts, as for a paper not in PMC)."""
     if not DEMO_FILE.is_file():
         raise ScannerError(f"demo records not found at {DEMO_FILE}; run from a checkout")
     corpus = Corpus.from_files([DEMO_FILE])
@@ -57,7 +59,7 @@ def scan_demo(settings: Settings, url: str, echo: Callable[[str], None]) -> Data
     db = open_database(url)
     policy = load_policy(settings.policy_dir, settings.policy.active)
     with ReplayServer(corpus) as server:
-        if DEMO_PMC.is_dir():
+        if pmc and DEMO_PMC.is_dir():
             server.pmc_dir = DEMO_PMC     # a policy with [fulltext] reads methods from here
         echo(f"replay server: {server.base_url} ({len(corpus)} recorded records)")
         eutils = settings.eutils.model_copy(update={"base_url": server.base_url})
