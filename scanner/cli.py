@@ -18,6 +18,7 @@ from .config import Settings, load_settings
 from .errors import ScannerError
 from .logs import setup_logging
 from .policy import Policy, load_policy
+from .resources import default_label_files
 from .store.db import Database, open_database
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -171,13 +172,13 @@ def classify(obj: Context, version: str | None, input_path: str, fulltext_dir: s
 def train(obj: Context, version: str | None, label_files: tuple[str, ...],
           out_dir: str | None, no_embeddings: bool, use_corrections: bool) -> None:
     """Train the relevance models deterministically; print the policy pins."""
-    from classifiers.datasets import REPO, load_labelled
+    from classifiers.datasets import load_labelled
     from classifiers.embedding import Encoder
     from classifiers.train import policy_snippet
     from classifiers.train import train as run_train
 
     policy = obj.policy(version)
-    files = [Path(f) for f in label_files] or [REPO / "data" / "labels" / "dev.csv"]
+    files = [Path(f) for f in label_files] or default_label_files(demo=False)
     examples = [ex for f in files for ex in load_labelled(f)]
     pin = policy.relevance.embedding
     encoder = None if no_embeddings or pin is None else Encoder(pin.package, pin.sha256)
@@ -208,14 +209,13 @@ def train(obj: Context, version: str | None, label_files: tuple[str, ...],
 def evaluate(obj: Context, version: str | None, label_files: tuple[str, ...],
              as_json: bool) -> None:
     """Per-label precision, recall, F1, confusion, routing and calibration."""
-    from classifiers.datasets import REPO, load_labelled
+    from classifiers.datasets import load_labelled
     from classifiers.evaluate import evaluate as run_evaluate
     from classifiers.evaluate import format_report
     from classifiers.pipeline import PaperClassifier, training_pmids
 
     policy = obj.policy(version)
-    files = [Path(f) for f in label_files] or [REPO / "data" / "labels" / "dev.csv",
-                                                REPO / "data" / "demo" / "labels.csv"]
+    files = [Path(f) for f in label_files] or default_label_files(demo=True)
     classifier = PaperClassifier(policy)
     seen = training_pmids(policy)
     reports = {}
@@ -384,7 +384,6 @@ def rerun(obj: Context, version: str | None, verify: bool, threads: int | None,
 def diff(obj: Context, old: str, new: str, fmt: str, output_path: str | None,
          label_files: tuple[str, ...], no_eval: bool) -> None:
     """List the stored papers whose labels, routes or evidence differ between two policies."""
-    from classifiers.datasets import REPO
     from classifiers.pipeline import PaperClassifier
 
     from .policy_diff import diff_policies, evaluation_figures, format_diff
@@ -396,8 +395,7 @@ def diff(obj: Context, old: str, new: str, fmt: str, output_path: str | None,
     new_c = once(lambda: PaperClassifier(new_policy))
     result = diff_policies(obj.database(), old_policy, new_policy, old_c, new_c)
     if not no_eval:
-        files = [Path(f) for f in label_files] or [REPO / "data" / "labels" / "dev.csv",
-                                                    REPO / "data" / "demo" / "labels.csv"]
+        files = [Path(f) for f in label_files] or default_label_files(demo=True)
         result.evaluation = evaluation_figures(
             [(old_policy, old_c()), (new_policy, new_c())], files)
     text = format_diff(result, fmt)

@@ -21,6 +21,7 @@ from .errors import ScannerError
 from .policy import load_policy
 from .pubmed.eutils import EutilsClient
 from .replay import Corpus, ReplayServer
+from .resources import demo_records
 from .review.serve import serve as run_server
 from .scan import Scanner
 from .status import status
@@ -28,8 +29,6 @@ from .store import users
 from .store.db import Database, open_database
 from .store.models import Classification, Record
 
-DEMO_DATA = Path(__file__).resolve().parents[1] / "data" / "demo"
-DEMO_FILE = DEMO_DATA / "pubmed_demo.xml"
 
 
 def _fresh_sqlite(url: str) -> None:
@@ -47,9 +46,10 @@ DEMO_PASSWORD = "demo-curator-password"  # noqa: S105 - printed by the demo on p
 def scan_demo(settings: Settings, url: str, echo: Callable[[str], None]) -> Database:
     """Scan the demo records from a local replay server into ``url``: records,
     classifications under the active policy, and drafts in the curators' queue."""
-    if not DEMO_FILE.is_file():
-        raise ScannerError(f"demo records not found at {DEMO_FILE}; run from a checkout")
-    corpus = Corpus.from_files([DEMO_FILE])
+    demo_file = demo_records()
+    if not demo_file.is_file():
+        raise ScannerError(f"demo records not found at {demo_file}; reinstall the scanner")
+    corpus = Corpus.from_files([demo_file])
     dates = sorted(rec.create_date for pmid in corpus.pmids()
                    if (rec := corpus.record(pmid)) is not None and rec.create_date)
     db = open_database(url)
