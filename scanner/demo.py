@@ -30,7 +30,6 @@ from .store.db import Database, open_database
 from .store.models import Classification, Record
 
 
-
 def _fresh_sqlite(url: str) -> None:
     prefix = "sqlite:///"
     if url.startswith(prefix):
