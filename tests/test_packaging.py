@@ -113,6 +113,7 @@ def test_dask_commands_name_the_extra_when_it_is_missing(tmp_path: Path) -> None
 
 # -- from the wheel ------------------------------------------------------------------------
 @pytest.mark.slow
+@pytest.mark.timeout(600)  # a wheel build with build isolation, a venv, the demo
 def test_wheel_installs_and_runs_the_demo_outside_the_checkout(tmp_path: Path) -> None:
     src = tmp_path / "src"
     shutil.copytree(REPO, src, ignore=_ignore)
