@@ -32,9 +32,9 @@ def baseline(input_path: Path, output: Path, limit: int | None) -> None:
     sys.path.insert(0, str(REPO))
     from classifiers.paper import Paper
     from classifiers.pipeline import PaperClassifier
+    from classifiers.policy import load_policy
     from classifiers.relevance import LABELS
     from scanner.config import load_settings
-    from scanner.policy import load_policy
     from scanner.pubmed.parse import ParsedRecord, iter_pubmed_xml
 
     settings = load_settings(REPO / "config.toml")

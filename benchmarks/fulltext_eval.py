@@ -22,7 +22,7 @@ sys.path.insert(0, str(REPO))
 from classifiers.document import from_plain  # noqa: E402
 from classifiers.fulltext_reader import classify_with_fulltext  # noqa: E402
 from classifiers.pem import Definition, PemClassifier  # noqa: E402
-from scanner.policy import load_policy  # noqa: E402
+from classifiers.policy import load_policy  # noqa: E402
 
 TEXTS = REPO.parent / "shared" / "data" / "mecfs_fulltext" / "fulltext"
 DECIDED = {"required", "not_required", "mixed"}

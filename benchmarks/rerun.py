@@ -101,8 +101,8 @@ def main() -> None:
             server.wait()
 
         from classifiers.pipeline import PaperClassifier
-        from scanner.policy import load_policy
-        from scanner.rerun import rerun
+        from classifiers.policy import load_policy
+        from scanner.policy.rerun import rerun
         from scanner.store.db import open_database
 
         db = open_database(f"sqlite:///{db_path}")

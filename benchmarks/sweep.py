@@ -71,8 +71,8 @@ def dask_run(path: Path, directory: Path, workers: int, partition_size: int) -> 
     import pyarrow.dataset as ds
     from dask.distributed import Client, LocalCluster
 
+    from classifiers.policy import load_policy
     from scanner.distributed.sweep import run_sweep
-    from scanner.policy import load_policy
 
     policy = load_policy(REPO / "policies", "v0.1")
     t0 = time.perf_counter()

@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from scanner.errors import PolicyError
+from .errors import PolicyError
 
 WEIGHTS_FILE = "model.safetensors"
 

@@ -3,10 +3,34 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
-from scanner.pubmed.parse import ParsedRecord
+
+class _Heading(Protocol):
+    @property
+    def descriptor(self) -> str: ...
+
+
+class RecordLike(Protocol):
+    """What :meth:`Paper.from_record` reads: ``scanner.pubmed.parse.ParsedRecord`` has it
+    (a protocol, so that ``classifiers`` never imports ``scanner``)."""
+
+    @property
+    def pmid(self) -> str: ...
+    @property
+    def title(self) -> str: ...
+    @property
+    def abstract(self) -> str: ...
+    @property
+    def mesh(self) -> Sequence[_Heading]: ...
+    @property
+    def publication_types(self) -> tuple[str, ...]: ...
+    @property
+    def keywords(self) -> tuple[str, ...]: ...
+    @property
+    def is_retracted(self) -> bool: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -20,7 +44,7 @@ class Paper:
     retracted: bool = False
 
     @classmethod
-    def from_record(cls, rec: ParsedRecord) -> Paper:
+    def from_record(cls, rec: RecordLike) -> Paper:
         return cls(pmid=rec.pmid, title=rec.title, abstract=rec.abstract,
                    mesh=tuple(m.descriptor for m in rec.mesh),
                    publication_types=rec.publication_types, keywords=rec.keywords,

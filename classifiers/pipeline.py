@@ -16,13 +16,13 @@ from typing import Any
 
 import joblib
 
-from scanner import __version__
-from scanner.errors import PolicyError
-from scanner.policy import Policy
+from classifiers.policy import Policy
 
+from . import __version__
 from .design import classify_design
 from .document import FullText, from_plain
 from .embedding import Encoder, file_sha256
+from .errors import PolicyError
 from .fulltext_reader import classify_with_fulltext
 from .paper import Paper
 from .pem import Definition, PemClassifier

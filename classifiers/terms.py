@@ -14,18 +14,18 @@ from dataclasses import dataclass
 
 MECFS_MESH = "Fatigue Syndrome, Chronic"
 
-_MECFS = re.compile(
+MECFS_TERMS = re.compile(
     r"chronic fatigue syndrome|myalgic encephalo(?:myelitis|pathy)|\bME/CFS\b|\bCFS/ME\b|"
     r"\bME-CFS\b|\bMECFS\b|systemic exertion intolerance disease|"
     r"post-?viral fatigue syndrome|chronic fatigue immune dysfunction|\bSEID\b",
     re.IGNORECASE)
-_ADJACENT = re.compile(
+ADJACENT_TERMS = re.compile(
     r"long[- ]covid|post[- ]covid(?:-19)? (?:condition|syndrome)|post-acute sequelae|"
     r"\bPASC\b|post[- ]exertional malaise|post[- ]exertional symptom exacerbation|"
     r"\bPESE\b|exertion intolerance|post[- ]infectious fatigue|gulf war illness|"
     r"fibromyalgia",
     re.IGNORECASE)
-_OTHER_CFS = re.compile(
+OTHER_CFS_TERMS = re.compile(
     r"cell[- ]free supernatant|clinical frailty scale|cramp[- ]fasciculation|"
     r"colony[- ]forming|cerebrospinal fluid shunt|crystalline|final cfs", re.IGNORECASE)
 
@@ -54,9 +54,9 @@ def find_terms(title: str, abstract: str, mesh: Iterable[str] = (),
                keywords: Iterable[str] = ()) -> TermHits:
     extra = " ".join(keywords)
     return TermHits(
-        mecfs_title=bool(_MECFS.search(title)),
-        mecfs_abstract=bool(_MECFS.search(abstract) or _MECFS.search(extra)),
+        mecfs_title=bool(MECFS_TERMS.search(title)),
+        mecfs_abstract=bool(MECFS_TERMS.search(abstract) or MECFS_TERMS.search(extra)),
         mecfs_mesh=MECFS_MESH in set(mesh),
-        adjacent=bool(_ADJACENT.search(f"{title}\n{abstract}\n{extra}")),
-        collision=bool(_OTHER_CFS.search(f"{title}\n{abstract}")),
+        adjacent=bool(ADJACENT_TERMS.search(f"{title}\n{abstract}\n{extra}")),
+        collision=bool(OTHER_CFS_TERMS.search(f"{title}\n{abstract}")),
     )

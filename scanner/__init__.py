@@ -1,3 +1,5 @@
 """The ME/CFS literature scanner: PubMed ingestion, classification and curation."""
 
-__version__ = "0.1.0"
+from classifiers import __version__
+
+__all__ = ["__version__"]

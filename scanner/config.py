@@ -118,9 +118,9 @@ class ScanSettings(_Section):
 
 class ScheduleSettings(_Section):
     scan_cron: str = Field("0 6 * * *", description="UTC cron for the scan (daemon).")
-    sweep_cron: str = Field("0 8 * * 0", description="UTC cron for the revision sweep.")
-    sweep_limit: int = Field(
-        0, ge=0, description="Records a sweep re-checks, oldest-checked first; 0: all.")
+    recheck_cron: str = Field("0 8 * * 0", description="UTC cron for the recheck.")
+    recheck_limit: int = Field(
+        0, ge=0, description="Records a recheck re-checks, oldest-checked first; 0: all.")
     misfire_grace_seconds: int = Field(
         21_600, ge=1, description="A run missed by up to this long still runs (once).")
     retry_seconds: int = Field(
@@ -136,7 +136,7 @@ class ScheduleSettings(_Section):
         25.0, gt=0, le=3600, description="After SIGTERM, how long the run in hand may take "
         "to reach a batch boundary before its batch is abandoned and the daemon exits.")
 
-    @field_validator("scan_cron", "sweep_cron")
+    @field_validator("scan_cron", "recheck_cron")
     @classmethod
     def _cron_parses(cls, value: str) -> str:
         from apscheduler.triggers.cron import CronTrigger
@@ -211,6 +211,11 @@ def _set_dotted(data: dict[str, Any], dotted: str, value: Any) -> None:
     data[section] = {**existing, key: value}
 
 
+#: Settings that were renamed, so that an old config file gets a pointed message.
+RENAMED = {"schedule.sweep_cron": "schedule.recheck_cron",
+           "schedule.sweep_limit": "schedule.recheck_limit"}
+
+
 def _describe(error: ValidationError, env_keys: Mapping[str, str]) -> ConfigError:
     first = error.errors()[0]
     key = ".".join(str(p) for p in first["loc"])
@@ -218,6 +223,8 @@ def _describe(error: ValidationError, env_keys: Mapping[str, str]) -> ConfigErro
     message = first["msg"]
     if first["type"] == "extra_forbidden":
         message = "unknown setting"
+        if key in RENAMED:
+            message += f" (renamed {RENAMED[key]})"
     return ConfigError(f"invalid config: {key}{where}: {message}", key=key)
 
 

@@ -6,18 +6,9 @@ prints ``str(error)`` as one line on stderr and exits with ``error.exit_code``.
 
 from __future__ import annotations
 
+from classifiers.errors import PolicyError, ScannerError
 
-class ScannerError(Exception):
-    """Base class of every deliberate scanner error."""
-
-    exit_code = 1
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
-
-    def __str__(self) -> str:
-        return self.message
+__all__ = ["PolicyError", "ScannerError"]  # re-exported: the base lives below scanner/
 
 
 class ConfigError(ScannerError):
@@ -28,12 +19,6 @@ class ConfigError(ScannerError):
     def __init__(self, message: str, key: str | None = None) -> None:
         super().__init__(message)
         self.key = key
-
-
-class PolicyError(ScannerError):
-    """A policy file is missing, malformed, or changed after it was used."""
-
-    exit_code = 2
 
 
 class StoreError(ScannerError):
@@ -107,3 +92,8 @@ class StaleDraftError(ReviewError):
         super().__init__(message)
         self.current_version = current_version
         self.changes = changes
+
+
+class RunStopped(Exception):
+    """A cooperative stop (the daemon got SIGTERM): a run ends ``interrupted`` between
+    batches. Not a :class:`ScannerError`: nothing went wrong."""

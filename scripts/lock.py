@@ -23,8 +23,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from classifiers.policy import load_policy  # noqa: E402
 from scanner.config import load_settings  # noqa: E402
-from scanner.policy import load_policy  # noqa: E402
 
 PROJECT = "mecfs-scanner"
 #: Installer tools: never pinned here (pip builds the project with its own setuptools).

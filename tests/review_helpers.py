@@ -9,8 +9,8 @@ from typing import Any
 
 from fastapi.testclient import TestClient
 
-from scanner.demo import scan_demo
-from scanner.policy import load_policy
+from classifiers.policy import load_policy
+from scanner.ops.demo import scan_demo
 from scanner.review.app import create_app
 from scanner.store import users
 from scanner.store.db import Database, open_database

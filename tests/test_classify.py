@@ -13,9 +13,9 @@ from pathlib import Path
 import jsonschema
 import pytest
 
+from classifiers.policy import load_policy
 from scanner.config import load_settings
 from scanner.errors import PolicyError
-from scanner.policy import load_policy
 from scanner.pubmed.parse import ParsedRecord, iter_pubmed_xml
 
 REPO = Path(__file__).resolve().parents[1]

@@ -104,3 +104,11 @@ def test_cli_reports_a_bad_config_in_one_line(tmp_path: Path) -> None:
     lines = [line for line in result.output.splitlines() if line.strip()]
     assert lines == ["scanner: error: invalid config: eutils.max_attempts: "
                      "Input should be greater than or equal to 1"]
+
+
+def test_a_renamed_setting_names_its_new_key(tmp_path: Path) -> None:
+    """The weekly re-fetch is "recheck" everywhere ("sweep" is the Dask command)."""
+    path = write(tmp_path, '[schedule]\nsweep_cron = "0 8 * * 0"\n')
+    with pytest.raises(ConfigError, match=r"schedule\.sweep_cron: unknown setting "
+                                          r"\(renamed schedule\.recheck_cron\)"):
+        load_settings(path)

@@ -20,14 +20,14 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select, update
 
+from classifiers.policy import load_policy
 from scanner.config import ScheduleSettings
-from scanner.daemon_support import sqlite_has_wal_race
-from scanner.policy import load_policy
+from scanner.ingest.scan import Scanner
+from scanner.ops.daemon_support import sqlite_has_wal_race
+from scanner.ops.status import status
 from scanner.pubmed.eutils import EutilsClient
 from scanner.pubmed.ratelimit import RateLimiter
 from scanner.pubmed.windows import pubmed_today
-from scanner.scan import Scanner
-from scanner.status import status
 from scanner.store import leases, runs
 from scanner.store.db import Database, open_database
 from scanner.store.models import Lease, Record, RecordVersion, ScanRun
@@ -132,8 +132,8 @@ def test_the_daemon_scans_through_faults_on_its_interval_and_stops_on_sigterm(
     assert info["consecutive_failures"] == 0 and info["total_failures"] == 0
     assert info["last_run"]["outcome"] == "succeeded" and info["last_run"]["job"] == "scan"
     assert info["recent_outcomes"][:2] == ["succeeded", "succeeded"]
-    assert info["next_runs"]["scan"] and info["next_runs"]["sweep"]
-    assert info["schedule"] == {"scan": "every 2 s", "sweep": "cron 0 8 * * 0 UTC"}
+    assert info["next_runs"]["scan"] and info["next_runs"]["recheck"]
+    assert info["schedule"] == {"scan": "every 2 s", "recheck": "cron 0 8 * * 0 UTC"}
     heartbeat = info["heartbeat"]
     until(lambda: daemon_status(db, tmp_path)["heartbeat"] != heartbeat, 5, "a heartbeat")
 
@@ -144,7 +144,7 @@ def test_the_daemon_scans_through_faults_on_its_interval_and_stops_on_sigterm(
     assert_released(db)
     info = daemon_status(db, tmp_path)
     assert info["state"] == "stopped" and info["owner"] is None
-    assert info["next_runs"] == {"scan": None, "sweep": None}
+    assert info["next_runs"] == {"scan": None, "recheck": None}
     log = daemon.log()
     assert "daemon_stop_requested signal=SIGTERM" in log and "daemon_stopped" in log
     assert "Traceback" not in log
@@ -397,7 +397,7 @@ def test_an_overdue_sweep_runs_after_the_catch_up_scan_and_flags_a_retraction(
         conn.execute(update(Record).values(last_checked_at=week_ago))
     daemon = spawn(write_config(tmp_path), daemon_env(eutils_server, db_url),
                    "--interval", "3600")
-    daemon.wait_log("daemon_sweep_overdue")
+    daemon.wait_log("daemon_recheck_overdue")
     until(lambda: succeeded(db, "recheck"), 60, "the sweep", daemon.log)
     sweep = succeeded(db, "recheck")[0]
     assert sweep.counts["checked"] == 354 and sweep.counts["changed"] == 1
@@ -412,7 +412,7 @@ def test_an_overdue_sweep_runs_after_the_catch_up_scan_and_flags_a_retraction(
     assert row.is_retracted is True and row.version == 2 and row.deleted_at is None
     assert deleted_at is not None
     assert checked.replace(tzinfo=dt.UTC) > week_ago + dt.timedelta(days=7)
-    until(lambda: daemon_status(db, tmp_path)["last_run"]["job"] == "sweep", 10, "recorded")
+    until(lambda: daemon_status(db, tmp_path)["last_run"]["job"] == "recheck", 10, "recorded")
     assert "recheck_flagged pmid=" + retracted in daemon.log()
     data = status(db, load_policy(tmp_path / "policies", "t0"))
     assert data["last_recheck"]["outcome"] == "succeeded"

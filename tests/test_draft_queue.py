@@ -10,11 +10,11 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from scanner.classify import policy_classifier
+from classifiers.policy import load_policy
 from scanner.drafts.pipeline import draft_pending
-from scanner.policy import load_policy
+from scanner.ingest.scan import paper_from_row
+from scanner.policy.classify import policy_classifier
 from scanner.pubmed.parse import ParsedRecord, iter_pubmed_xml
-from scanner.scan import paper_from_row
 from scanner.store import drafts as store
 from scanner.store.classifications import store_classifications, unclassified
 from scanner.store.db import Database, open_database

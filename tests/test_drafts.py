@@ -18,13 +18,13 @@ from typing import Any
 
 import pytest
 
+from classifiers.policy import load_policy
 from scanner.drafts import badge as badge_mod
 from scanner.drafts.citation import bibtex_entry, citation_text, ris_entry
 from scanner.drafts.content import FIELDS, PROSE_FIELDS, DraftContent, SourceSpan, verify_span
 from scanner.drafts.extract import SMALL_SAMPLE, sample_size, sections
 from scanner.drafts.generate import GENERATOR_VERSION, build_draft
 from scanner.drafts.wording import check_wording
-from scanner.policy import load_policy
 from scanner.pubmed.parse import ParsedRecord, iter_pubmed_xml
 
 REPO = Path(__file__).resolve().parents[1]

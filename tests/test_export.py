@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from scanner.errors import ScannerError
-from scanner.export import CSV_COLUMNS, FORMATS, export_entries
+from scanner.publish.export import CSV_COLUMNS, FORMATS, export_entries
 from tests.test_drafts import demo_cases, parse_bibtex
 
 RECORD_KEYS = ("authors", "journal", "journal_iso", "pub_year", "doi", "pmcid", "kind",

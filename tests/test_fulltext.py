@@ -12,7 +12,7 @@ import pytest
 from classifiers.document import FullText, from_jats, from_plain, normalised_view
 from classifiers.fulltext_reader import build_reading, classify_with_fulltext, resolve_reference
 from classifiers.pem import Definition, PemClassifier, PemResult
-from scanner.policy import load_policy
+from classifiers.policy import load_policy
 
 REPO = Path(__file__).resolve().parents[1]
 FIX = REPO / "tests" / "fixtures" / "fulltext"
@@ -170,7 +170,7 @@ def _input(tmp_path: Path) -> Path:
 
 
 def test_classify_fulltext_contract_offsets_index_txt(tmp_path: Path) -> None:
-    from scanner.classify import classify_file
+    from scanner.policy.classify import classify_file
 
     pol = load_policy(policy_dir(tmp_path, "v0.1-ft"), "v0.1-ft")
     ftdir = tmp_path / "ft"
@@ -213,11 +213,11 @@ def test_scan_escalates_unclear_to_required_from_pmc(tmp_path: Path) -> None:
 
     from sqlalchemy import select
 
-    from scanner.classify import policy_classifier
+    from scanner.ingest.scan import Scanner
+    from scanner.policy.classify import policy_classifier
     from scanner.pubmed.eutils import EutilsClient
     from scanner.pubmed.ratelimit import RateLimiter
     from scanner.replay import Corpus, ReplayServer
-    from scanner.scan import Scanner
     from scanner.store.db import open_database
     from scanner.store.models import Classification, FullTextRow
     from tests.conftest import make_settings
@@ -252,6 +252,6 @@ def test_scan_escalates_unclear_to_required_from_pmc(tmp_path: Path) -> None:
     r3 = results["99100003"]["pem"]                 # no PMCID at all
     assert r3["label"] == "unclear" and "no PMCID" in r3["reason"]
     # A rerun reads the stored full text (no request): the same labels and evidence.
-    from scanner.rerun import rerun
+    from scanner.policy.rerun import rerun
     report = rerun(db, policy, clf, verify=True, ledger=False)
     assert report.compared == len(results) and report.ok, report.summary()

@@ -8,9 +8,9 @@ import re
 from importlib import metadata
 from pathlib import Path
 
+from classifiers.policy import Policy, load_policy
 from scanner.config import load_settings
-from scanner.policy import Policy, load_policy
-from scanner.rerun import library_mismatches, manifest_libraries
+from scanner.policy.runtime import library_mismatches, manifest_libraries
 from tests.conftest import REPO
 
 CONSTRAINTS = REPO / "constraints.txt"

@@ -13,11 +13,11 @@ from click.testing import CliRunner, Result
 from sqlalchemy import func, select
 
 from classifiers.pipeline import PaperClassifier
+from classifiers.policy import load_policy
 from scanner.cli import cli
 from scanner.config import load_settings
-from scanner.policy import load_policy
-from scanner.policy_activate import activate_policy
-from scanner.policy_diff import diff_policies
+from scanner.policy.activate import activate_policy
+from scanner.policy.diff import diff_policies
 from scanner.review.service import Review
 from scanner.store import drafts as draft_store
 from scanner.store import policies as policy_store
@@ -178,7 +178,7 @@ def test_activation_refuses_a_policy_edited_after_activation(
 
 def test_corrections_export_and_training_examples(store: tuple[Path, str, Path],
                                                   tmp_path: Path) -> None:
-    from scanner.corrections import correction_examples, merge
+    from scanner.policy.corrections import correction_examples, merge
 
     cfg, url, policies = store
     db = open_database(url)

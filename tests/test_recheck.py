@@ -1,4 +1,4 @@
-"""The revision sweep against a real local E-utilities server: versions, flags, curator tasks."""
+"""The recheck against a real local E-utilities server: versions, flags, curator tasks."""
 
 from __future__ import annotations
 
@@ -10,13 +10,13 @@ from typing import Any
 import pytest
 from sqlalchemy import select, update
 
-from scanner.classify import policy_classifier
+from classifiers.policy import load_policy
 from scanner.errors import ScanInProgressError
-from scanner.policy import load_policy
+from scanner.ingest.recheck import Rechecker
+from scanner.ingest.scan import Scanner
+from scanner.policy.classify import policy_classifier
 from scanner.pubmed.eutils import EutilsClient
 from scanner.pubmed.ratelimit import RateLimiter
-from scanner.recheck import Rechecker
-from scanner.scan import Scanner
 from scanner.store import drafts, leases, runs
 from scanner.store.db import Database, open_database
 from scanner.store.models import Classification, Draft, Record, RecordVersion
@@ -156,7 +156,7 @@ def test_oldest_checked_first_and_a_record_missing_once_is_asked_again(
 def test_the_sweep_waits_for_no_scan(tmp_path: Path, eutils_server: Any) -> None:
     rechecker, db = scanned(tmp_path, eutils_server)
     assert leases.acquire(db, "scan", leases.make_owner(), dt.timedelta(minutes=5))[0]
-    with pytest.raises(ScanInProgressError, match="a scan or sweep is running"):
+    with pytest.raises(ScanInProgressError, match="a scan or recheck is running"):
         rechecker.run()
     assert eutils_server.requests == []
 

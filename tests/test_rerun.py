@@ -11,11 +11,13 @@ from click.testing import CliRunner, Result
 from sqlalchemy import select, update
 
 from classifiers.pipeline import PaperClassifier
+from classifiers.policy import load_policy
 from scanner.cli import cli
-from scanner.policy import load_policy
+from scanner.ingest.scan import paper_from_row
+from scanner.policy.compare import SCORE_TOLERANCE, compare_results
+from scanner.policy.rerun import rerun
+from scanner.policy.stored import paper_from_raw
 from scanner.pubmed.parse import ParsedRecord, iter_pubmed_xml
-from scanner.rerun import SCORE_TOLERANCE, compare_results, paper_from_raw, rerun
-from scanner.scan import paper_from_row
 from scanner.store import runs
 from scanner.store.db import open_database
 from scanner.store.models import Classification, Record, RecordVersion, ScanRun

@@ -14,11 +14,11 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
+from classifiers.policy import load_policy
 from scanner.errors import EutilsError, QueryError, ScanInProgressError, WindowTooLargeError
-from scanner.policy import load_policy
+from scanner.ingest.scan import Scanner
 from scanner.pubmed.eutils import EutilsClient
 from scanner.pubmed.ratelimit import RateLimiter
-from scanner.scan import Scanner
 from scanner.store import leases, runs
 from scanner.store.db import open_database
 from scanner.store.models import FetchBacklog, Record, RecordVersion, ScanRun
@@ -94,7 +94,7 @@ def test_incremental_scan_starts_from_watermark_minus_overlap(tmp_path: Path,
 
 def test_a_window_over_the_cap_is_split(tmp_path: Path, eutils_server: Any,
                                         monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("scanner.scan.ESEARCH_CAP", 120)
+    monkeypatch.setattr("scanner.ingest.scan.ESEARCH_CAP", 120)
     scanner = make_scanner(tmp_path, eutils_server, extra="[scan]\nwindow_days = 6000\n")
     report = scanner.run(since=SINCE)
     assert report.counts.found == 354 and set(stored(scanner)) == set(
@@ -108,7 +108,7 @@ def test_a_window_over_the_cap_is_split(tmp_path: Path, eutils_server: Any,
 
 def test_a_single_day_over_the_cap_fails_clearly(tmp_path: Path, eutils_server: Any,
                                                  monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("scanner.scan.ESEARCH_CAP", 5)
+    monkeypatch.setattr("scanner.ingest.scan.ESEARCH_CAP", 5)
     scanner = make_scanner(tmp_path, eutils_server)
     with pytest.raises(WindowTooLargeError, match="alone holds"):
         scanner.run(since=SINCE)

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select, text
 
+from classifiers.policy import load_policy
 from scanner.errors import SchemaVersionError, StoreError
-from scanner.policy import load_policy
 from scanner.pubmed.parse import ParsedRecord, iter_pubmed_xml
 from scanner.store import leases, runs
 from scanner.store.db import Database, head_revision, open_database

@@ -23,14 +23,14 @@ import pytest
 from click.testing import CliRunner, Result
 
 from classifiers.embedding_cache import CachedEncoder, EmbeddingStore
-from scanner.classify import classify_file
+from classifiers.policy import Policy, load_policy
 from scanner.cli import cli
 from scanner.distributed.sweep import Manifest, plan_file, run_sweep
 from scanner.distributed.worker import partition_papers
 from scanner.errors import ScannerError
-from scanner.policy import Policy, load_policy
+from scanner.policy.classify import classify_file
+from scanner.policy.compare import SCORE_TOLERANCE
 from scanner.pubmed.parse import ParsedRecord, iter_pubmed_xml
-from scanner.rerun import SCORE_TOLERANCE
 from scanner.store import runs
 from scanner.store.db import open_database
 from scanner.store.records import upsert_records

@@ -91,7 +91,7 @@ any other source alphabetically) and evidence start offset.
 from __future__ import annotations
 
 from .classifier import PemClassifier
-from .cues import _PEM_TERM, _required_literal
+from .cues import PEM_TERM, _required_literal
 from .model import (
     LABELS,
     PEM_STATUSES,
@@ -108,10 +108,10 @@ from .sentences import split_sentences
 __all__ = [
     "LABELS",
     "PEM_STATUSES",
+    "PEM_TERM",
     "ROLES",
     "SOURCE_ORDER",
     "WEAK_AS",
-    "_PEM_TERM",
     "Definition",
     "DefinitionUse",
     "Evidence",

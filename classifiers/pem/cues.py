@@ -112,7 +112,7 @@ _SLASH_ONLY_RE = re.compile(r"^[\s()\[\]\d,]*/[\s()\[\]\d,]*$")
 _PAREN_BEFORE_RE = re.compile(
     r"(?:" + _PARTICIPANT + r"|ME/CFS|CFS/ME|CFS|ME|SEID|syndrome|encephalomyelitis)"
     r"\s*\(\s*$", _I)
-_PEM_TERM = (
+PEM_TERM = (
     r"(?:post[\s-]?exertional\s+(?:malaise|symptom\s+exacerbation|neuroimmune\s+exhaustion)|"
     r"\bPEM\b|\bPESE\b|\bPENE\b)")
 _PEM_EXTRA_RE = re.compile(
@@ -123,14 +123,14 @@ _PEM_EXTRA_RE = re.compile(
     r"(?:requiring|required|had|having|reporting)|as\s+well\s+as|in\s+addition\s+to|"
     r"(?:who\s+)?also\s+(?:had|reported|required|exhibited)|requiring)\s+"
     r"(?:the\s+)?(?:presence\s+of\s+)?(?:a\s+)?(?:history\s+of\s+)?(?:mandatory\s+|"
-    r"obligatory\s+|compulsory\s+)?" + _PEM_TERM, _I)
+    r"obligatory\s+|compulsory\s+)?" + PEM_TERM, _I)
 _PEM_REQ_WORDS = (
     r"(?:\brequired\b|\brequirement\b|\bmandatory\b|\bcompulsory\b|\bobligatory\b|"
     r"\binclusion\s+criteri\w*|\b(?:had|have|has)\s+to\s+(?:have|report|experience|exhibit)\b|"
     r"\bmust\s+(?:have|report|experience|exhibit)\b|\bwere\s+included\s+if\b|\beligib\w*)")
 _PEM_REQUIRED_SENTENCE_RE = re.compile(
-    _PEM_TERM + r"[^.;]{0,60}?" + _PEM_REQ_WORDS + "|" + _PEM_REQ_WORDS + r"[^.;]{0,60}?"
-    + _PEM_TERM, _I)
+    PEM_TERM + r"[^.;]{0,60}?" + _PEM_REQ_WORDS + "|" + _PEM_REQ_WORDS + r"[^.;]{0,60}?"
+    + PEM_TERM, _I)
 _PEM_REQUIRED_NEG_RE = re.compile(
     r"\bnot\b|\bwithout\b|\bno\s+requirement\b|\bshould\b|\bcould\b|\bwould\b|\bmay\b|"
     r"\bmight\b|\brecommend\w*|\bwhich\b|\bthat\s+require", _I)

@@ -1,7 +1,7 @@
-"""``scanner rerun --engine dask``: the rerun of :mod:`scanner.rerun` on Dask workers.
+"""``scanner rerun --engine dask``: the rerun of :mod:`scanner.policy.rerun` on Dask workers.
 
 The client reads the store exactly as the single-process rerun does (live records in
-PMID order, in chunks of :data:`scanner.rerun.CHUNK`, each current version's stored raw
+PMID order, in chunks of :data:`scanner.policy.rerun.CHUNK`, each current version's stored raw
 XML parsed again), ships each chunk's papers to a worker as one task, and merges the
 results itself: it is the store's only writer. Workers run the same pinned classifier
 with the same torch thread count and see the same chunks, so the results are those of
@@ -17,21 +17,14 @@ from pathlib import Path
 from typing import Any
 
 from classifiers.paper import Paper
+from classifiers.policy import Policy
 
-from ..fulltext import with_stored_fulltext
 from ..logs import kv
-from ..policy import Policy
-from ..rerun import (
-    CHUNK,
-    RERUN_THREADS,
-    SCORE_TOLERANCE,
-    RerunReport,
-    compare_into,
-    ledgered,
-    live_pmids,
-    stored_inputs,
-    stored_results,
-)
+from ..policy.compare import SCORE_TOLERANCE, RerunReport, compare_into
+from ..policy.fulltext import with_stored_fulltext
+from ..policy.rerun import ledgered
+from ..policy.runtime import RERUN_THREADS
+from ..policy.stored import CHUNK, live_pmids, stored_inputs, stored_results
 from ..store import runs
 from ..store.classifications import store_classifications
 from ..store.db import Database
@@ -45,7 +38,10 @@ def dask_rerun(db: Database, policy: Policy, client: Any, *, verify: bool = Fals
                threads: int = RERUN_THREADS, tolerance: float = SCORE_TOLERANCE,
                cache_dir: Path | None = None, chunk: int = CHUNK,
                ledger: bool = True) -> RerunReport:
-    """Re-classify every live record on ``client``'s workers; see :func:`scanner.rerun.rerun`."""
+    """Re-classify every live record on ``client``'s workers.
+
+    See :func:`scanner.policy.rerun.rerun`.
+    """
     report = RerunReport(policy=policy.version, verify=verify)
     ref = PolicyRef.of(policy, cache_dir, threads)
     ahead = 2 * worker_count(client)  # chunks in flight: bounded client memory

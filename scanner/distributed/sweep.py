@@ -28,9 +28,9 @@ from pathlib import Path
 from typing import IO, Any, cast
 
 from classifiers.embedding import file_sha256
+from classifiers.policy import Policy
 
 from ..errors import ScannerError
-from ..policy import Policy
 from .cluster import progress_bar
 from .worker import Partition, PolicyRef, classify_partition
 

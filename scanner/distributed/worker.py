@@ -21,9 +21,9 @@ from pathlib import Path
 from typing import Any
 
 from classifiers.paper import Paper
+from classifiers.policy import Policy, load_policy
 
 from ..errors import PolicyError, ScannerError
-from ..policy import Policy, load_policy
 from ..pubmed.parse import ParsedRecord, parse_pubmed_xml
 
 #: Parquet columns, in order: the contract's six first, then the rest of the result.
@@ -80,7 +80,7 @@ def classifier_for(ref: PolicyRef) -> Any:
             return found
         from classifiers.pipeline import PaperClassifier
 
-        from ..rerun import deterministic_runtime
+        from ..policy.runtime import deterministic_runtime
 
         policy = load_policy(Path(ref.policy_dir), ref.version)
         if policy.sha256 != ref.sha256:

@@ -11,7 +11,7 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from classifiers.pem import _PEM_TERM, split_sentences  # the PEM reader's own pattern
+from classifiers.pem import PEM_TERM, split_sentences
 
 from .content import Sentence, SourceSpan
 from .extract import text_span
@@ -57,7 +57,7 @@ _PEM_PHRASES = {
     "weak": "which accepts post-exertional fatigue instead of PEM, so does not strictly "
             "require it",
 }
-_PEM_RE = re.compile(_PEM_TERM, re.IGNORECASE)
+_PEM_RE = re.compile(PEM_TERM, re.IGNORECASE)
 
 
 def explanation(label: str) -> str:

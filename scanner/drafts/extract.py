@@ -15,7 +15,7 @@ from typing import Any
 
 from classifiers.design import classify_design
 from classifiers.pem import split_sentences
-from classifiers.terms import _ADJACENT, _MECFS, _OTHER_CFS  # the rules' own patterns
+from classifiers.terms import ADJACENT_TERMS, MECFS_TERMS, OTHER_CFS_TERMS
 
 from .content import SourceSpan, record_span, text_span
 
@@ -226,7 +226,7 @@ def _first(pattern: re.Pattern[str], record: Mapping[str, Any]) -> SourceSpan | 
 
 def mecfs_term(record: Mapping[str, Any]) -> SourceSpan | None:
     """The first explicit ME/CFS name in title or abstract (never a bare acronym)."""
-    found = _first(_MECFS, record)
+    found = _first(MECFS_TERMS, record)
     if found is None:
         descriptors = [m.get("descriptor") if isinstance(m, Mapping) else m
                        for m in record.get("mesh") or ()]
@@ -236,11 +236,11 @@ def mecfs_term(record: Mapping[str, Any]) -> SourceSpan | None:
 
 
 def adjacent_term(record: Mapping[str, Any]) -> SourceSpan | None:
-    return _first(_ADJACENT, record)
+    return _first(ADJACENT_TERMS, record)
 
 
 def collision_term(record: Mapping[str, Any]) -> SourceSpan | None:
-    return _first(_OTHER_CFS, record)
+    return _first(OTHER_CFS_TERMS, record)
 
 
 def cfs_acronym(record: Mapping[str, Any]) -> SourceSpan | None:

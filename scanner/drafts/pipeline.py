@@ -15,8 +15,9 @@ from typing import Any
 
 from sqlalchemy import and_, or_, select
 
+from classifiers.policy import Policy
+
 from ..logs import kv
-from ..policy import Policy
 from ..store import drafts as store
 from ..store.db import Database
 from ..store.models import Classification, Draft, Record

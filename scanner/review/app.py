@@ -19,11 +19,12 @@ from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from classifiers.policy import Policy
+
 from .. import __version__
 from ..config import Settings
 from ..errors import ReviewError, StaleDraftError
 from ..logs import kv
-from ..policy import Policy
 from ..store.db import Database
 from . import api, pages
 from .auth import SignInRequired, current_user

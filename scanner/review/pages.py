@@ -10,7 +10,7 @@ from fastapi.responses import RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from ..errors import ReviewError, StaleDraftError
-from ..export import FORMATS
+from ..publish.export import FORMATS
 from ..store import drafts as store
 from ..store import users
 from . import auth

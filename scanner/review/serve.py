@@ -7,8 +7,9 @@ from collections.abc import Callable
 
 import uvicorn
 
+from classifiers.policy import Policy
+
 from ..config import Settings
-from ..policy import Policy
 from ..store.db import Database
 from .app import create_app
 

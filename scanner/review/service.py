@@ -15,16 +15,17 @@ from typing import Any
 
 from sqlalchemy import select
 
+from classifiers.policy import Policy, load_policy
+
 from .. import __version__
 from ..config import Settings
 from ..drafts.content import DraftContent, Sentence
 from ..drafts.wording import check_wording
 from ..errors import NotFoundError, PolicyError, ReviewError
-from ..export import export_entries
-from ..fulltext import load_document, stored_fulltext
-from ..policy import Policy, load_policy
+from ..publish.export import export_entries
 from ..store import drafts as store
 from ..store.db import Database
+from ..store.fulltexts import load_document, stored_fulltext
 from ..store.models import Classification, Record
 from ..store.runs import utcnow
 

@@ -8,8 +8,9 @@ from typing import Any
 
 from sqlalchemy import Connection, and_, func, insert, select
 
+from classifiers.policy import Policy
+
 from ..errors import PolicyError
-from ..policy import Policy
 from .models import Classification, Record, ScanRun
 
 

@@ -77,7 +77,7 @@ def set_state(conn: Connection, owner: str, state: str, *, name: str = DAEMON,
 
 def job_started(conn: Connection, owner: str, job: str, start: dt.datetime, *,
                 name: str = DAEMON) -> None:
-    state = "scanning" if job == "scan" else "sweeping"
+    state = "scanning" if job == "scan" else "rechecking"
     set_state(conn, owner, state, name=name, current={"job": job, "start": iso(start)})
 
 
@@ -150,7 +150,7 @@ def describe(conn: Connection, name: str = DAEMON) -> dict[str, Any]:
         "schedule": row.schedule if row is not None else None,
         "last_run": row.last_run if row is not None else None,
         "next_runs": (row.next_runs if same and row is not None and alive
-                      else {"scan": None, "sweep": None}),
+                      else {"scan": None, "recheck": None}),
         "consecutive_failures": row.consecutive_failures if row is not None else 0,
         "total_failures": row.total_failures if row is not None else 0,
         "recent": row.recent if row is not None else [],

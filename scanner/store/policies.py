@@ -13,8 +13,9 @@ from typing import Any
 
 from sqlalchemy import Connection, Row, insert, inspect, select, update
 
+from classifiers.policy import Policy
+
 from ..errors import PolicyError
-from ..policy import Policy
 from .models import PolicyState
 
 STATES = ("draft", "active", "retired")

@@ -3,13 +3,23 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+import logging
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any, Protocol
 
 from sqlalchemy import Connection, Row, insert, select, update
 
+from classifiers.policy import Policy
+
 from .. import __version__
-from ..policy import Policy
+from ..errors import RunStopped
+from ..logs import kv
+from .db import Database
 from .models import ScanRun, Watermark
+
+log = logging.getLogger(__name__)
 
 OUTCOMES = ("running", "succeeded", "failed", "interrupted", "crashed")
 
@@ -89,3 +99,68 @@ def advance_watermark(conn: Connection, query_sha256: str, through: dt.date,
         conn.execute(update(Watermark).where(Watermark.query_sha256 == query_sha256).values(
             through_date=through, updated_at=utcnow(), scan_run_id=run_id))
     return through
+
+
+def outcome_of(exc: BaseException) -> str:
+    """The one rule for a run that raised: a stop (Ctrl-C, SIGTERM's cooperative stop) is
+    ``interrupted``; anything else is ``failed``. A process that dies without closing its
+    row is ``crashed`` (:func:`mark_crashed`)."""
+    return "interrupted" if isinstance(exc, KeyboardInterrupt | RunStopped) else "failed"
+
+
+@contextmanager
+def ledger(db: Database, *, policy: Policy, owner: str, kind: str,
+           counts: Callable[[], dict[str, Any]], record: bool = True,
+           report: Tracked | None = None, window_start: dt.date | None = None,
+           window_end: dt.date | None = None) -> Iterator[LedgerRun]:
+    """The run-ledger frame of every run (scan, recheck, rerun): a ``running`` row opened
+    before the body and closed after it with ``succeeded`` or :func:`outcome_of` the
+    exception (and its message), with ``counts()`` as they stood; ``report`` (if given)
+    gets the run id and the outcome. ``record=False`` keeps the frame but writes nothing
+    (run id 0)."""
+    run = LedgerRun(0, kind, report)
+    if record:
+        with db.write() as conn:
+            run.run_id = start_run(conn, policy=policy, owner=owner, kind=kind,
+                                   window_start=window_start, window_end=window_end)
+    run.set(run_id=run.run_id)
+    try:
+        yield run
+    except BaseException as exc:
+        run.set(outcome=outcome_of(exc))
+        error = str(exc) or type(exc).__name__
+        if record:
+            with db.write() as conn:
+                finish_run(conn, run.run_id, outcome=run.outcome, counts=counts(), error=error)
+        log.error(kv(f"{kind}_{run.outcome}", run=run.run_id, error=error))
+        raise
+    run.set(outcome="succeeded")
+    if record:
+        with db.write() as conn:
+            finish_run(conn, run.run_id, outcome="succeeded", counts=counts())
+
+
+class Tracked(Protocol):
+    """A run's report: the frame keeps its run id and outcome current."""
+
+    run_id: int | None
+    outcome: str
+
+
+@dataclass
+class LedgerRun:
+    """The ledger row of a run in progress (``run_id`` 0 when nothing is recorded)."""
+
+    run_id: int
+    kind: str
+    report: Tracked | None = None
+    outcome: str = "running"
+
+    def set(self, *, run_id: int | None = None, outcome: str | None = None) -> None:
+        if run_id is not None:
+            self.run_id = run_id
+        if outcome is not None:
+            self.outcome = outcome
+        if self.report is not None:
+            self.report.run_id = self.run_id
+            self.report.outcome = self.outcome

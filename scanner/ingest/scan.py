@@ -30,34 +30,34 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from typing import Any, Protocol
 
-from sqlalchemy import Connection, Row, delete, insert, select, update
+from sqlalchemy import Row, select
 from tqdm import tqdm
 
 from classifiers.paper import Paper
+from classifiers.policy import Policy
 
-from .config import Settings
-from .drafts.pipeline import draft_pending
-from .errors import EutilsError, ScanInProgressError, WindowTooLargeError
-from .logs import kv
-from .policy import Policy
-from .pubmed.eutils import ESEARCH_CAP, EutilsClient, FetchResult, SearchResult, WebEnvExpired
-from .pubmed.windows import Window, plan_windows, pubmed_today
-from .store import leases, runs
-from .store.classifications import (
+from ..config import Settings
+from ..drafts.pipeline import draft_pending
+from ..errors import EutilsError, RunStopped, ScanInProgressError, WindowTooLargeError
+from ..logs import kv
+from ..pubmed.eutils import ESEARCH_CAP, EutilsClient, FetchResult, SearchResult, WebEnvExpired
+from ..pubmed.windows import Window, plan_windows, pubmed_today
+from ..store import backlog, leases, runs
+from ..store.classifications import (
     check_policy_unchanged,
     store_classifications,
     unclassified,
 )
-from .store.db import Database
-from .store.models import FetchBacklog, Record
-from .store.records import UpsertResult, mark_deleted, upsert_records
+from ..store.db import Database
+from ..store.models import Record
+from ..store.records import UpsertResult, mark_deleted, upsert_records
 
 log = logging.getLogger(__name__)
 
 SCAN_LEASE = "scan"
 
 
-class ScanStopped(Exception):
+class ScanStopped(RunStopped):
     """A stop was requested (the daemon got SIGTERM): the scan ends between batches."""
 
 
@@ -162,7 +162,7 @@ class Scanner:
 
     @contextmanager
     def scan_lease(self, busy: str) -> Iterator[None]:
-        """Hold the database's scan lease (scans and sweeps never overlap); a run left
+        """Hold the database's scan lease (scans and rechecks never overlap); a run left
         by a dead holder is closed as ``crashed``. Refused with ``busy`` when held."""
         taken, previous = leases.acquire(self.db, SCAN_LEASE, self.owner, self._ttl)
         if not taken:
@@ -184,35 +184,23 @@ class Scanner:
             check_policy_unchanged(conn, self.policy)
             watermark = runs.get_watermark(conn, query_sha)
         start, end = self.plan(since, until, watermark)
-        with self.db.write() as conn:
-            run_id = runs.start_run(conn, policy=self.policy, owner=self.owner,
-                                    window_start=start, window_end=end)
-        report = ScanReport(run_id, start, end, watermark, "running")
-        log.info(kv("scan_start", run=run_id, start=start, end=end, watermark=watermark,
-                    policy=self.policy.version))
+        report = ScanReport(0, start, end, watermark, "running")
         bar = tqdm(total=0, unit="rec", desc="scan", disable=not self.progress, leave=False)
         try:
-            self._retry_backlog(report)
-            if start <= end:
-                self._scan_range(report, start, end, bar)
-            self._classify_pending(report)
-            if self.classifier is not None:
-                report.counts.drafted = draft_pending(self.db, self.policy)
-        except BaseException as exc:
-            outcome = ("interrupted" if isinstance(exc, KeyboardInterrupt | ScanStopped)
-                       else "failed")
-            report.outcome = outcome
-            with self.db.write() as conn:
-                runs.finish_run(conn, run_id, outcome=outcome, counts=asdict(report.counts),
-                                error=str(exc) or type(exc).__name__)
-            log.error(kv("scan_" + outcome, run=run_id, error=str(exc) or type(exc).__name__))
-            raise
+            with runs.ledger(self.db, policy=self.policy, owner=self.owner, kind="scan",
+                             counts=lambda: asdict(report.counts), report=report,
+                             window_start=start, window_end=end) as run:
+                log.info(kv("scan_start", run=run.run_id, start=start, end=end,
+                            watermark=watermark, policy=self.policy.version))
+                self._retry_backlog(report)
+                if start <= end:
+                    self._scan_range(report, start, end, bar)
+                report.counts.classified += self.classify_pending()
+                if self.classifier is not None:
+                    report.counts.drafted = draft_pending(self.db, self.policy)
         finally:
             bar.close()
-        report.outcome = "succeeded"
-        with self.db.write() as conn:
-            runs.finish_run(conn, run_id, outcome="succeeded", counts=asdict(report.counts))
-        log.info(kv("scan_done", run=run_id, **asdict(report.counts),
+        log.info(kv("scan_done", run=report.run_id, **asdict(report.counts),
                     watermark=report.watermark))
         return report
 
@@ -373,8 +361,8 @@ class Scanner:
         with self.db.write() as conn:
             stored = upsert_records(conn, fetched.records, scan_run_id=report.run_id, now=now)
             deleted = mark_deleted(conn, fetched.deleted, now=now)
-            self._backlog_resolve(conn, [r.pmid for r in fetched.records] + fetched.deleted)
-            self._backlog_add(conn, missing, report.run_id, now)
+            backlog.resolve(conn, [r.pmid for r in fetched.records] + fetched.deleted)
+            backlog.add(conn, missing, report.run_id, now)
             report.counts.fetched += len(fetched.records)
             report.counts.absorb(stored)
             report.counts.deleted += len(deleted)
@@ -387,21 +375,24 @@ class Scanner:
             runs.update_run(conn, report.run_id, counts=asdict(report.counts))
 
     # -- classification of what is stored -------------------------------------------
-    def _classify_pending(self, report: ScanReport, chunk: int = 256) -> None:
-        """Classify every live record whose current version has no result under the policy.
+    def classify_pending(self, chunk: int = 256) -> int:
+        """Classify every live record whose current version has no result under the policy;
+        return how many were classified.
 
         Driven by the store, not by this run's counts, so records stored by a run that
-        crashed before classifying are classified by the next one.
+        crashed before classifying are classified by the next one (and ``recheck`` calls it
+        for the records it changed).
         """
+        classified = 0
         if self.classifier is None:
-            return
+            return classified
         while True:
             with self.db.read() as conn:
                 pmids = unclassified(conn, self.policy, chunk)
                 rows = conn.execute(select(Record.__table__).where(
                     Record.pmid.in_(pmids)).order_by(Record.pmid)).all() if pmids else []
             if not rows:
-                return
+                return classified
             papers = [paper_from_row(row) for row in rows]
             results = self.classifier.classify(papers)
             if self.policy.fulltext is not None:      # full-text escalation (policy-pinned)
@@ -409,31 +400,14 @@ class Scanner:
                 results = escalate(self.db, self.client, self.policy, self.classifier, papers,
                                    {row.pmid: row.pmcid for row in rows}, results, runs.utcnow())
             with self.db.write() as conn:
-                report.counts.classified += store_classifications(
+                classified += store_classifications(
                     conn, results, {row.pmid: row.content_hash for row in rows}, runs.utcnow())
-            log.info(kv("classified", count=len(rows), total=report.counts.classified))
+            log.info(kv("classified", count=len(rows), total=classified))
 
     # -- the backlog of records asked for but not returned ---------------------------
-    def _backlog_add(self, conn: Connection, pmids: list[str], run_id: int,
-                     now: dt.datetime) -> None:
-        for pmid in pmids:
-            exists = conn.execute(
-                select(FetchBacklog.pmid).where(FetchBacklog.pmid == pmid)).first()
-            if exists is None:
-                conn.execute(insert(FetchBacklog).values(
-                    pmid=pmid, state="pending", attempts=1, first_missing_at=now,
-                    last_attempt_at=now, scan_run_id=run_id))
-
-    def _backlog_resolve(self, conn: Connection, pmids: list[str]) -> None:
-        if pmids:
-            for i in range(0, len(pmids), 500):
-                conn.execute(delete(FetchBacklog).where(
-                    FetchBacklog.pmid.in_(pmids[i:i + 500])))
-
     def _retry_backlog(self, report: ScanReport) -> None:
         with self.db.read() as conn:
-            pending = list(conn.execute(select(FetchBacklog.pmid).where(
-                FetchBacklog.state == "pending").order_by(FetchBacklog.pmid)).scalars())
+            pending = backlog.pending(conn)
         if not pending:
             return
         log.info(kv("backlog_retry", count=len(pending)))
@@ -452,15 +426,8 @@ class Scanner:
                 report.counts.deleted += len(mark_deleted(conn, fetched.deleted, now=now))
                 report.new_pmids += stored.new
                 report.changed_pmids += stored.changed
-                self._backlog_resolve(conn, sorted(got))
+                backlog.resolve(conn, sorted(got))
                 report.counts.backlog_recovered += len(got)
-                still = [p for p in chunk if p not in got]
-                if still:
-                    conn.execute(update(FetchBacklog).where(FetchBacklog.pmid.in_(still))
-                                 .values(attempts=FetchBacklog.attempts + 1,
-                                         last_attempt_at=now))
-                    gone = conn.execute(update(FetchBacklog).where(
-                        FetchBacklog.pmid.in_(still), FetchBacklog.attempts >= limit)
-                        .values(state="gone"))
-                    report.counts.backlog_gone += int(gone.rowcount or 0)
+                report.counts.backlog_gone += backlog.missed_again(
+                    conn, [p for p in chunk if p not in got], now, limit)
 

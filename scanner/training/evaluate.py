@@ -9,9 +9,10 @@ from typing import Any
 import numpy as np
 from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
 
+from classifiers.design import DESIGNS
+from classifiers.relevance import LABELS as RELEVANCE_LABELS
+
 from .datasets import Example
-from .design import DESIGNS
-from .relevance import LABELS as RELEVANCE_LABELS
 
 PEM_LABELS = ("required", "not_required", "mixed", "unclear", "not_applicable")
 

@@ -16,14 +16,15 @@ from typing import Any
 
 from sqlalchemy import select
 
-from .policy import Policy
-from .policy_diff import describe, summary
-from .rerun import ClassifierFactory, check_policy_recorded, results_under
-from .store import drafts as draft_store
-from .store import policies as policy_store
-from .store.db import Database
-from .store.models import Classification, Draft
-from .store.runs import utcnow
+from classifiers.policy import Policy
+
+from ..store import drafts as draft_store
+from ..store import policies as policy_store
+from ..store.db import Database
+from ..store.models import Classification, Draft
+from ..store.runs import utcnow
+from .diff import describe, summary
+from .stored import ClassifierFactory, check_policy_recorded, results_under
 
 #: What makes an approved entry stale (a route change alone does not: it is not published).
 STALE_KINDS = ("relevance", "pem", "evidence", "design")

@@ -19,10 +19,12 @@ from typing import Any
 
 from sqlalchemy import select
 
-from .policy import Policy
-from .rerun import ClassifierFactory, _span_text, _spans, check_policy_recorded, results_under
-from .store.db import Database
-from .store.models import Record
+from classifiers.policy import Policy
+
+from ..store.db import Database
+from ..store.models import Record
+from .compare import evidence_spans, spans_text
+from .stored import ClassifierFactory, check_policy_recorded, results_under
 
 #: Kinds of change, in the order they are reported.
 KINDS = ("relevance", "route", "pem", "pem_route", "evidence", "design")
@@ -34,7 +36,7 @@ def summary(result: dict[str, Any]) -> dict[str, Any]:
             "score": result["relevance"]["score"],
             "route": result["relevance"]["route"],
             "pem": result["pem"]["label"], "pem_route": result["pem"]["route"],
-            "evidence": _span_text(_spans(result)), "design": result["study"]["design"]}
+            "evidence": spans_text(evidence_spans(result)), "design": result["study"]["design"]}
 
 
 def change_kinds(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
@@ -119,10 +121,10 @@ def diff_policies(db: Database, old: Policy, new: Policy, old_classifier: Classi
 
 def evaluation_figures(policies: Sequence[tuple[Policy, Any]],
                        label_files: Sequence[Path]) -> dict[str, Any]:
-    """classifiers.evaluate's report of each policy on each labelled set."""
-    from classifiers.datasets import load_labelled
-    from classifiers.evaluate import evaluate
+    """scanner.training.evaluate's report of each policy on each labelled set."""
     from classifiers.pipeline import training_pmids
+    from scanner.training.datasets import load_labelled
+    from scanner.training.evaluate import evaluate
 
     out: dict[str, Any] = {}
     for path in label_files:

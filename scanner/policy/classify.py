@@ -10,9 +10,10 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any
 
-from .errors import ScannerError
-from .policy import Policy
-from .pubmed.parse import ParsedRecord, iter_pubmed_xml
+from classifiers.policy import Policy
+
+from ..errors import ScannerError
+from ..pubmed.parse import ParsedRecord, iter_pubmed_xml
 
 log = logging.getLogger(__name__)
 

@@ -15,19 +15,20 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from .classify import policy_classifier
-from .config import Settings
-from .errors import ScannerError
-from .policy import load_policy
-from .pubmed.eutils import EutilsClient
-from .replay import Corpus, ReplayServer
-from .resources import demo_records
-from .review.serve import serve as run_server
-from .scan import Scanner
+from classifiers.policy import load_policy
+
+from ..config import Settings
+from ..errors import ScannerError
+from ..ingest.scan import Scanner
+from ..policy.classify import policy_classifier
+from ..pubmed.eutils import EutilsClient
+from ..replay import Corpus, ReplayServer
+from ..resources import demo_records
+from ..review.serve import serve as run_server
+from ..store import users
+from ..store.db import Database, open_database
+from ..store.models import Classification, Record
 from .status import status
-from .store import users
-from .store.db import Database, open_database
-from .store.models import Classification, Record
 
 
 def _fresh_sqlite(url: str) -> None:

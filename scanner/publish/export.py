@@ -16,9 +16,9 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from .drafts.citation import bibtex_entry, bibtex_escape, one_line, ris_entry
-from .drafts.content import FIELDS
-from .errors import ScannerError
+from ..drafts.citation import bibtex_entry, bibtex_escape, one_line, ris_entry
+from ..drafts.content import FIELDS
+from ..errors import ScannerError
 
 FORMATS = ("json", "csv", "bibtex", "ris", "markdown")
 CSV_COLUMNS = (

@@ -1,12 +1,12 @@
-"""The revision sweep: re-fetch known records, store what changed, tell the curators.
+"""The recheck: re-fetch known records, store what changed, tell the curators.
 
 Records change after they are first seen: MeSH arrives weeks later, errata, expressions
 of concern and retractions are linked later (sometimes years later), records are deleted.
-NLM's ``DateRevised`` is not a reliable signal, so the sweep re-fetches records by PMID,
+NLM's ``DateRevised`` is not a reliable signal, so the recheck re-fetches records by PMID,
 oldest ``last_checked_at`` first, in batches through the same client, rate limiter and
 retries as a scan, and compares content hashes:
 
-- same hash: only ``last_checked_at`` moves (so the next sweep starts with others);
+- same hash: only ``last_checked_at`` moves (so the next recheck starts with others);
 - new hash: a new version is stored and the record is re-classified under the active
   policy (the scan's own classification and drafting path);
 - gone upstream (a ``DeleteCitation``, or not returned when asked twice): flagged deleted,
@@ -30,17 +30,18 @@ from typing import Any
 
 from sqlalchemy import Connection, select
 
-from .config import Settings
-from .drafts.pipeline import draft_pending
-from .logs import kv
-from .policy import Policy
-from .pubmed.eutils import EutilsClient, FetchResult
-from .scan import SCAN_LEASE, Classifier, Scanner, ScanReport, ScanStopped
-from .store import drafts, leases, runs
-from .store.classifications import check_policy_unchanged
-from .store.db import Database
-from .store.models import Record
-from .store.records import mark_deleted, upsert_records
+from classifiers.policy import Policy
+
+from ..config import Settings
+from ..drafts.pipeline import draft_pending
+from ..logs import kv
+from ..pubmed.eutils import EutilsClient, FetchResult
+from ..store import drafts, leases, runs
+from ..store.classifications import check_policy_unchanged
+from ..store.db import Database
+from ..store.models import Record
+from ..store.records import mark_deleted, upsert_records
+from .scan import SCAN_LEASE, Classifier, Scanner
 
 log = logging.getLogger(__name__)
 
@@ -124,7 +125,7 @@ def _reasons(before: _Seen, after: _Seen) -> dict[str, str]:
 
 
 class Rechecker:
-    """Runs revision sweeps of one database under one policy."""
+    """Runs rechecks of one database under one policy."""
 
     def __init__(self, settings: Settings, db: Database, policy: Policy, client: EutilsClient,
                  *, classifier: Classifier | None = None,
@@ -141,7 +142,7 @@ class Rechecker:
 
     def run(self, limit: int | None = None) -> RecheckReport:
         """Re-check up to ``limit`` records (all live records when None or 0)."""
-        with self.scanner.scan_lease("a scan or sweep is running on this database"):
+        with self.scanner.scan_lease("a scan or recheck is running on this database"):
             return self._run_locked(limit or None)
 
     def _run_locked(self, limit: int | None) -> RecheckReport:
@@ -150,34 +151,20 @@ class Rechecker:
             stmt = (select(Record.pmid).where(Record.deleted_at.is_(None))
                     .order_by(Record.last_checked_at, Record.pmid))
             pmids = list(conn.execute(stmt.limit(limit) if limit else stmt).scalars())
-        with self.db.write() as conn:
-            run_id = runs.start_run(conn, policy=self.policy, owner=self.owner, kind="recheck")
-        report = RecheckReport(run_id, "running")
-        log.info(kv("recheck_start", run=run_id, records=len(pmids), limit=limit,
-                    policy=self.policy.version))
-        try:
+        report = RecheckReport(0, "running")
+        with runs.ledger(self.db, policy=self.policy, owner=self.owner, kind="recheck",
+                         counts=lambda: asdict(report.counts), report=report) as run:
+            log.info(kv("recheck_start", run=run.run_id, records=len(pmids), limit=limit,
+                        policy=self.policy.version))
             batch = self.settings.eutils.batch_size
             for i in range(0, len(pmids), batch):
                 self.scanner.check_stop()
                 self._batch(report, pmids[i:i + batch])
-            scan_report = ScanReport(run_id, None, None, None, "running")
-            self.scanner._classify_pending(scan_report)  # the scan's own path
-            report.counts.classified = scan_report.counts.classified
+            # the scan's own path classifies what changed
+            report.counts.classified = self.scanner.classify_pending()
             if self.scanner.classifier is not None:
                 report.counts.drafted = draft_pending(self.db, self.policy)
-        except BaseException as exc:
-            outcome = ("interrupted" if isinstance(exc, KeyboardInterrupt | ScanStopped)
-                       else "failed")
-            report.outcome = outcome
-            with self.db.write() as conn:
-                runs.finish_run(conn, run_id, outcome=outcome, counts=asdict(report.counts),
-                                error=str(exc) or type(exc).__name__)
-            log.error(kv("recheck_" + outcome, run=run_id, error=str(exc) or type(exc).__name__))
-            raise
-        report.outcome = "succeeded"
-        with self.db.write() as conn:
-            runs.finish_run(conn, run_id, outcome="succeeded", counts=asdict(report.counts))
-        log.info(kv("recheck_done", run=run_id, **asdict(report.counts)))
+        log.info(kv("recheck_done", run=report.run_id, **asdict(report.counts)))
         return report
 
     def _fetch(self, pmids: list[str]) -> tuple[FetchResult, list[str]]:

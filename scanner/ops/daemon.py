@@ -7,7 +7,7 @@
 - **Schedules.** APScheduler 3 in this process only: a memory job store (no pickled job
   rows anyone could write), jobs registered by fixed id at start-up from ``[schedule]``
   (UTC cron; ``--interval`` replaces the scan's), ``coalesce``, ``max_instances=1`` and
-  one worker thread, so a scan and a sweep never run at once here; the scan lease keeps
+  one worker thread, so a scan and a recheck never run at once here; the scan lease keeps
   them apart from a manual ``scanner scan`` too. The scan runs once at start-up: however
   many runs were missed, one catch-up scan from the stored watermark covers them.
 - **Stopping.** SIGTERM or SIGINT stops the scheduling; the job in hand ends at its next
@@ -39,7 +39,19 @@ from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import SQLAlchemyError
 
-from .config import Settings
+from classifiers.policy import Policy
+
+from ..config import Settings
+from ..errors import ScanInProgressError, ScannerError
+from ..ingest.recheck import Rechecker
+from ..ingest.scan import SCAN_LEASE, Classifier, Scanner, ScanStopped
+from ..logs import kv
+from ..pubmed.eutils import EutilsClient
+from ..store import daemon_state, leases
+from ..store.daemon_state import DAEMON, iso
+from ..store.db import Database
+from ..store.models import Record, ScanRun
+from ..store.runs import utcnow
 from .daemon_support import (
     DaemonLeaseHeld,
     DaemonLeaseLost,
@@ -47,17 +59,6 @@ from .daemon_support import (
     leave_stragglers,
     sqlite_has_wal_race,
 )
-from .errors import ScanInProgressError, ScannerError
-from .logs import kv
-from .policy import Policy
-from .pubmed.eutils import EutilsClient
-from .recheck import Rechecker
-from .scan import SCAN_LEASE, Classifier, Scanner, ScanStopped
-from .store import daemon_state, leases
-from .store.daemon_state import DAEMON, iso
-from .store.db import Database
-from .store.models import Record, ScanRun
-from .store.runs import utcnow
 
 log = logging.getLogger(__name__)
 
@@ -245,7 +246,7 @@ class Daemon:
     def _schedule(self) -> dict[str, Any]:
         cfg = self.settings.schedule
         scan = f"every {self.interval:g} s" if self.interval else f"cron {cfg.scan_cron} UTC"
-        return {"scan": scan, "sweep": f"cron {cfg.sweep_cron} UTC"}
+        return {"scan": scan, "recheck": f"cron {cfg.recheck_cron} UTC"}
 
     def _build_scheduler(self) -> BackgroundScheduler:
         cfg = self.settings.schedule
@@ -262,15 +263,15 @@ class Daemon:
         # The catch-up scan: at once, whatever was missed while no daemon ran.
         scheduler.add_job(self._job, scan_trigger, args=["scan"], id="scan", name="scan",
                           replace_existing=True, next_run_time=now)
-        sweep_trigger = CronTrigger.from_crontab(cfg.sweep_cron, dt.UTC)
-        catch_up = {"next_run_time": now} if self._sweep_overdue(sweep_trigger, now) else {}
-        scheduler.add_job(self._job, sweep_trigger, args=["sweep"], id="sweep", name="sweep",
-                          replace_existing=True, **catch_up)
+        recheck_trigger = CronTrigger.from_crontab(cfg.recheck_cron, dt.UTC)
+        catch_up = {"next_run_time": now} if self._recheck_overdue(recheck_trigger, now) else {}
+        scheduler.add_job(self._job, recheck_trigger, args=["recheck"], id="recheck",
+                          name="recheck", replace_existing=True, **catch_up)
         scheduler.add_listener(self._on_missed, EVENT_JOB_MISSED | EVENT_JOB_MAX_INSTANCES)
         return scheduler
 
-    def _sweep_overdue(self, trigger: CronTrigger, now: dt.datetime) -> bool:
-        """True when a live record was last checked before a sweep time that has passed."""
+    def _recheck_overdue(self, trigger: CronTrigger, now: dt.datetime) -> bool:
+        """True when a live record was last checked before a recheck time that has passed."""
         with self.db.read() as conn:
             oldest = conn.execute(select(func.min(Record.last_checked_at)).where(
                 Record.deleted_at.is_(None))).scalar()
@@ -280,8 +281,8 @@ class Daemon:
         missed = trigger.get_next_fire_time(None, oldest)
         if missed is None or missed > now:
             return False
-        log.info(kv("daemon_sweep_overdue", oldest_check=iso(oldest), missed=iso(missed),
-                    action="sweeping after the catch-up scan"))
+        log.info(kv("daemon_recheck_overdue", oldest_check=iso(oldest), missed=iso(missed),
+                    action="rechecking after the catch-up scan"))
         return True
 
     def _on_missed(self, event: JobEvent) -> None:
@@ -292,7 +293,7 @@ class Daemon:
             scheduled=iso(getattr(event, "scheduled_run_time", None))))
 
     def _next_runs(self) -> dict[str, str | None]:
-        out: dict[str, str | None] = {"scan": None, "sweep": None}
+        out: dict[str, str | None] = {"scan": None, "recheck": None}
         scheduler = self._scheduler
         if scheduler is None or self.stop.is_set():
             return out
@@ -346,7 +347,7 @@ class Daemon:
                 worker = Rechecker(self.settings, self.db, self.policy, self.client,
                                    classifier=self.classifier, stop=self.stop)
                 self._job_owner = worker.owner
-                summary = worker.run(self.settings.schedule.sweep_limit or None).summary()
+                summary = worker.run(self.settings.schedule.recheck_limit or None).summary()
             outcome = "succeeded"
         except ScanStopped as exc:
             outcome, error = "interrupted", str(exc)

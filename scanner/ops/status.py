@@ -6,14 +6,15 @@ from typing import Any
 
 from sqlalchemy import Row, func, select
 
-from . import __version__
-from .policy import Policy
-from .store import daemon_state, leases, runs
-from .store.classifications import counts_by_policy
-from .store.db import Database
-from .store.drafts import counts_by_state
-from .store.models import FetchBacklog, Record, RecordVersion
-from .store.records import count_records
+from classifiers.policy import Policy
+
+from .. import __version__
+from ..store import daemon_state, leases, runs
+from ..store.classifications import counts_by_policy
+from ..store.db import Database
+from ..store.drafts import counts_by_state
+from ..store.models import FetchBacklog, Record, RecordVersion
+from ..store.records import count_records
 
 _iso = daemon_state.iso
 

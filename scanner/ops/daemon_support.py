@@ -13,9 +13,9 @@ from typing import Any
 
 from classifiers.paper import Paper
 
-from .errors import ScannerError
-from .logs import kv
-from .scan import Classifier, ScanStopped
+from ..errors import ScannerError
+from ..ingest.scan import Classifier, ScanStopped
+from ..logs import kv
 
 log = logging.getLogger(__name__)
 

@@ -15,11 +15,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from classifiers.paper import Paper
 from scanner.errors import ScannerError
 from scanner.pubmed.parse import ParsedRecord, iter_pubmed_xml
 from scanner.resources import demo_records, shared_data_dir
-
-from .paper import Paper
 
 #: source name -> path (relative to the shared data directory) of PubMed XML or JSONL.
 SOURCES: dict[str, str] = {

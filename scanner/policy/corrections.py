@@ -18,14 +18,14 @@ from typing import Any
 
 from sqlalchemy import and_, select
 
-from classifiers.datasets import Example
+from classifiers.policy import Policy, known_versions, load_policy
+from scanner.training.datasets import Example
 
-from .errors import PolicyError
-from .policy import Policy, known_versions, load_policy
-from .rerun import paper_from_raw
-from .store.db import Database
-from .store.models import LabelCorrection, RecordVersion
-from .store.records import decompress
+from ..errors import PolicyError
+from ..store.db import Database
+from ..store.models import LabelCorrection, RecordVersion
+from ..store.records import decompress
+from .stored import paper_from_raw
 
 COLUMNS = ("pmid", "source", "relevance", "pem", "design", "human_participants",
            "definitions", "note")

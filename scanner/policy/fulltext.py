@@ -1,0 +1,47 @@
+"""Full text under a policy: which papers its ``[fulltext]`` table sends to their full text,
+and reclassifying them from the text already stored (what reruns use: no request)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from classifiers.paper import Paper
+from classifiers.policy import Policy
+
+from ..store.db import Database
+from ..store.fulltexts import load_document, record_pmcid, stored_fulltext
+
+NO_PMCID = "no PMCID, so no open-access full text in PMC"
+NO_OA = "no open-access full text in PMC"
+
+
+def wants_fulltext(policy: Policy, result: dict[str, Any]) -> bool:
+    spec = policy.fulltext
+    return bool(spec is not None and spec.escalate and "pmc" in spec.sources
+                and result["pem"]["label"] in spec.escalate_labels
+                and result["relevance"]["label"] == "mecfs"
+                and result["study"]["human_participants"] is not False)
+
+
+def with_stored_fulltext(db: Database, policy: Policy, classifier: Any,
+                         papers: Sequence[Paper], results: list[dict[str, Any]],
+                         ) -> list[dict[str, Any]]:
+    """``results`` with escalated papers reclassified from their *stored* full text.
+
+    What reruns use: no request is made, so a rerun under a policy with ``[fulltext]``
+    reads exactly the text the scan read (and gives the reason the scan gave when there
+    was none).
+    """
+    out = list(results)
+    for i, (paper, result) in enumerate(zip(papers, results, strict=True)):
+        if not wants_fulltext(policy, result):
+            continue
+        with db.read() as conn:
+            row = stored_fulltext(conn, paper.pmid)
+            pmcid = record_pmcid(conn, paper.pmid)
+        doc = load_document(row) if row is not None else None
+        why = NO_PMCID if not pmcid else (row.note if row is not None and row.note
+                                          else NO_OA)
+        out[i] = classifier.classify([paper], [doc], missing={paper.pmid: why})[0]
+    return out

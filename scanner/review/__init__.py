@@ -1,0 +1,1 @@
+"""The curators' review app (FastAPI): pages, JSON API, sessions, dashboard."""
