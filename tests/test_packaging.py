@@ -84,9 +84,12 @@ def test_unset_policy_dir_is_the_shipped_policies(tmp_path: Path) -> None:
 
 def test_one_version_string() -> None:
     meta = tomllib.loads((REPO / "pyproject.toml").read_text())
-    assert "version" not in meta["project"] and "version" in meta["project"]["dynamic"]
-    assert meta["tool"]["setuptools"]["dynamic"]["version"] == {"attr": "scanner.__version__"}
+    assert scanner.__version__ == meta["project"]["version"]
     assert meta["project"]["license"] == "MIT"
+    literal = re.compile(r"__version__\s*=\s*['\"]\d+\.\d+")
+    copies = [str(p) for top in ("scanner", "classifiers") for p in (REPO / top).rglob("*.py")
+              if literal.search(p.read_text())]
+    assert copies == [], f"a second version string in {copies}"
     result = CliRunner().invoke(cli, ["--version"])
     assert result.exit_code == 0 and scanner.__version__ in result.output
 
