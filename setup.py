@@ -18,7 +18,7 @@ HERE = Path(__file__).resolve().parent
 #: repository folder -> the files of it that a wheel carries.
 SHIPPED = {
     "policies": ("*.toml", "*.md", "artifacts/*/*.json", "artifacts/*/*.joblib"),
-    "data": ("*/*.csv", "*/*.xml", "*/*.md"),
+    "data": ("**/*.csv", "**/*.xml", "**/*.md"),
 }
 
 

@@ -56,6 +56,7 @@ class FullText:
     references: Mapping[str, str] = field(default_factory=dict)
     citations: tuple[Citation, ...] = ()
     body_end: int = -1                          # where the reference list starts
+    article_type: str = ""                      # JATS <article article-type>, e.g. "review-article"
 
     @property
     def refs_start(self) -> int:
@@ -259,7 +260,8 @@ def from_jats(data: bytes) -> FullText | None:
             refs[rid] = _ref_text(ref)
     sections = tuple(sorted(b.sections, key=lambda s: (s.start, -s.end, s.depth)))
     cits = tuple(Citation(s, e, r) for s, e, r in sorted(b.citations) if r in refs)
-    return FullText(text, "jats", sections, refs, cits, len(text))
+    return FullText(text, "jats", sections, refs, cits, len(text),
+                    (article.get("article-type") or "").strip().lower())
 
 
 # --- plain text (PDF extraction) ----------------------------------------------------------------
@@ -285,6 +287,49 @@ class View:
         return self.index[start], self.index[end - 1] + 1
 
 
+#: page furniture recognised by its shape even on a one- or two-page text: production
+#: stamps ("fnins-17-1125208 February 25, 2023 Time: 16:54 # 1"), article-type banners
+#: ("ORIGINAL RESEARCH published: 05 February 2019 doi: ..."), journal footers
+#: ("Frontiers in Neuroscience 01 frontiersin.org"), preprint licence lines, bare DOIs
+_HEAD_SHAPE_RE = re.compile(
+    r"^\s*(?:[a-z]{2,10}-\d{1,3}-\d{4,9}\s+\w+\s+\d{1,2},\s+\d{4}\s+Time:\s*\d{1,2}:\d{2}.*|"
+    r"(?:ORIGINAL\s+RESEARCH|(?:MINI\s+|SYSTEMATIC\s+)?REVIEW|BRIEF\s+RESEARCH\s+REPORT|"
+    r"PERSPECTIVE|OPINION|HYPOTHESIS\s+AND\s+THEORY|CASE\s+REPORT|METHODS|"
+    r"CLINICAL\s+TRIAL|STUDY\s+PROTOCOL)\s+published:\s.*|"
+    r"Frontiers\s+in\s+[A-Z][\w\s]{2,40}?(?:\|\s*)?(?:\d{1,3}\s+)?(?:www\.)?frontiersin\.org\b.*|"
+    r".*\bmedRxiv\s+preprint\b.*\bdoi\b.*|.*\bdoi\b.*\bmedRxiv\s+preprint\b.*|"
+    r"https?://doi\.org/\S+)\s*$")
+#: a superscript citation glued to the word before it by PDF extraction: "Canadian
+#: criteria6", "Fukuda Criteria64", "Chronic Fatigue Syndrome65"; the view brackets it
+#: ("criteria[6]") so the word ends and the number reads as a citation
+_GLUED_CITE_RE = re.compile(
+    r"\b(?:criteria|criterion|definitions?|guidelines?|syndrome)(\d{1,3}(?:[,–-]\d{1,3}){0,4})"
+    r"(?!\w)", re.IGNORECASE)
+
+
+def _bracket_glued_citations(out: list[str], idx: list[int]) -> tuple[list[str], list[int]]:
+    text = "".join(out)
+    if not _GLUED_CITE_RE.search(text):
+        return out, idx
+    o2: list[str] = []
+    i2: list[int] = []
+    pos = 0
+    for m in _GLUED_CITE_RE.finditer(text):
+        a, b = m.start(1), m.end(1)
+        o2.extend(out[pos:a])
+        i2.extend(idx[pos:a])
+        o2.append("[")
+        i2.append(idx[a])
+        o2.extend(out[a:b])
+        i2.extend(idx[a:b])
+        o2.append("]")
+        i2.append(idx[b - 1])
+        pos = b
+    o2.extend(out[pos:])
+    i2.extend(idx[pos:])
+    return o2, i2
+
+
 def _running_heads(lines: list[tuple[int, str]]) -> set[str]:
     keyed = Counter(re.sub(r"\d+", "#", s.strip()) for _, s in lines
                     if 0 < len(s.strip()) <= 90)
@@ -307,7 +352,7 @@ def normalised_view(text: str, start: int = 0, end: int | None = None) -> View:
     for li, (lpos, line) in enumerate(lines):
         body = line.rstrip("\r\n")
         key = re.sub(r"\d+", "#", body.strip())
-        if _PAGE_LINE.match(body) or key in heads:
+        if _PAGE_LINE.match(body) or key in heads or _HEAD_SHAPE_RE.match(body):
             continue
         nl = line[len(body):]
         i = 0
@@ -327,6 +372,7 @@ def normalised_view(text: str, start: int = 0, end: int | None = None) -> View:
         # "fa-\ntigue" -> "fatigue"; "post-\nexertional" -> "post-exertional"
         nxt = next((ln for _, ln in lines[li + 1:li + 3]
                     if not _PAGE_LINE.match(ln.rstrip("\r\n"))
+                    and not _HEAD_SHAPE_RE.match(ln.rstrip("\r\n"))
                     and re.sub(r"\d+", "#", ln.strip()) not in heads), "")
         if nl and body.endswith("\u00ad"):
             continue                            # a soft hyphen at a line end: one word
@@ -341,6 +387,7 @@ def normalised_view(text: str, start: int = 0, end: int | None = None) -> View:
         if nl:
             out.append("\n")
             idx.append(lpos + len(body))
+    out, idx = _bracket_glued_citations(out, idx)
     return View("".join(out), tuple(idx))
 
 
@@ -395,6 +442,11 @@ def _plain_references(view: View, start: int) -> dict[str, str]:
     return refs
 
 
+_TABLE_CAPTION_RE = re.compile(r"^[ \t]*Table[ \t]+[A-Z]?\d{1,2}[.:|]?(?:[ \t]+\S.*)?$",
+                               re.MULTILINE)
+_TABLE_SPAN = 2500
+
+
 def from_plain(text: str) -> FullText:
     """Sections, the reference list and its entries of a plain text; ``text`` unchanged."""
     view = normalised_view(text)
@@ -413,6 +465,17 @@ def from_plain(text: str) -> FullText:
             break
         a, b = view.span(hs, max(hs + 1, stop))
         sections.append(Section(a, b, title, kind, 1 if kind == "eligibility" else 0))
+    # tables: a "Table 2 Inclusion and exclusion criteria" caption line and what follows it,
+    # up to the next heading (at most _TABLE_SPAN characters of the view)
+    starts = [h[0] for h in heads]
+    for m in _TABLE_CAPTION_RE.finditer(view.text):
+        hs = m.start()
+        nxt = next((h for h in starts if h > hs), len(view.text))
+        stop = min(nxt, hs + _TABLE_SPAN, len(view.text))
+        title = " ".join(view.text[hs:min(m.end() + 120, stop)].split())[:200]
+        a, b = view.span(hs, max(hs + 1, stop))
+        sections.append(Section(a, b, title, "table", 1))
+    sections.sort(key=lambda s: (s.start, -s.end, s.depth))
     ref_heads = [h for h in heads if section_kind(h[2]) == "references"]
     refs: dict[str, str] = {}
     body_end = -1

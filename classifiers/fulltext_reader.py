@@ -26,7 +26,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from .document import FullText, View, merged, normalised_view
+from .fulltext_cohort import CohortEvidence, own_participants
 from .pem import DefinitionUse, Evidence, PemClassifier, PemResult, split_sentences
+from .pem.model import NA_FROM_TEXT
 
 __all__ = ["READERS", "REFERENCE_SIGNATURES", "Reading", "build_reading",
            "classify_with_fulltext", "passages", "resolve_reference"]
@@ -68,7 +70,20 @@ _CITE_CUE_RE = re.compile(
     r"\bmeeting\b|\bmeet\b|\bdefined\b|\bclassified\b|\bsatisf\w+", re.IGNORECASE)
 _CITE_NUM_RE = re.compile(
     r"[\[(]\s*(\d{1,3}(?:\s*(?:[-–,;]|and)\s*\d{1,3})*)\s*[\])]")
+#: a bibliography entry read as body text (no reference heading found): "45. National
+#: Guideline Centre (UK), ... (NICE, 2021)." / "12. Smith A, et al. ... 2003;11:7-115."
+_BIB_ENTRY_RE = re.compile(
+    r"^\s*\d{1,3}\.\s+[A-Z][^\n]{0,300}?(?:\b(?:19|20)\d{2}\b[;,.)\s]|\bdoi\b|\bet\s+al\.)")
+#: the criteria sentences of the body's fallback must speak of people (or of meeting
+#: criteria, which only people do): "symptoms ... selected to align with IOM" does not
+_PEOPLE_RE = re.compile(
+    r"\b(?:patients?|participants?|subjects?|individuals|persons|people|volunteers|cases|"
+    r"women|men|adults|children|adolescents|cohorts?|respondents|sample|"
+    r"met|meet|meeting|fulfil\w*|fit|fitted|satisf\w+)\b", re.IGNORECASE)
+#: a citation marker follows a word ("criteria (12)", "et al. [4]", "CCC [3, 5]")
+_CITE_PRECEDED_RE = re.compile(r"(?:[A-Za-z]{3,}|\bal\.|[A-Z]{2,}|\))[ \t]?\n?[ \t]*$")
 _SEPARATOR = "\n\n"
+_RESULTS_TITLE_RE = re.compile(r"^\s*(?:\d{1,2}\.?\s*)?(?:results?|discussion)\b", re.IGNORECASE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,6 +143,8 @@ def _fallback_views(doc: FullText, pem: PemClassifier) -> list[View]:
     out = []
     for s0, s1 in split_sentences(body.text):
         sentence = body.text[s0:s1]
+        if _BIB_ENTRY_RE.search(sentence) or not _PEOPLE_RE.search(sentence):
+            continue          # a reference entry, or nobody selected ("symptoms ... align")
         if _FALLBACK_RE.search(sentence) or pem.names_definition(sentence):
             out.append(View(sentence, body.index[s0:s1]))
     return out
@@ -147,6 +164,8 @@ def _cited(doc: FullText, text: str, index: tuple[int, ...],
                 cands.append((s, e + 1, c.ref))
     elif doc.references:                            # plain text: "(12)", "[4, 5]", "[3-5]"
         for m in _CITE_NUM_RE.finditer(text):
+            if not _CITE_PRECEDED_RE.search(text[max(0, m.start() - 20):m.start()]):
+                continue              # "B (16–20)", "−1 (2)": table cells, not citations
             inner, base = m.group(1), m.start(1)
             for n in re.finditer(r"\d{1,3}", inner):
                 cands.append((base + n.start(), base + n.end(), n.group()))
@@ -199,9 +218,42 @@ def build_reading(doc: FullText, pem: PemClassifier, *, fallback: bool = False) 
     return Reading(text, index, tuple(cited), used, fallback)
 
 
+def _cohort_evidence(doc: FullText) -> CohortEvidence:
+    body_end = doc.refs_start
+    has_methods = any(s.kind in ("methods", "eligibility") and s.start < body_end
+                      for s in doc.sections)
+    methods, _ = _join([_view(doc, a, b) for a, b in passages(doc)]) if has_methods \
+        else ("", ())
+    has_results = any(_RESULTS_TITLE_RE.match(s.title) for s in doc.sections
+                      if s.start < body_end)
+    body = _view(doc, 0, body_end).text
+    head = doc.text[:3000] if doc.format == "plain" else body[:3000]
+    return own_participants(methods, body, head, has_methods, has_results,
+                            doc.article_type)
+
+
 def classify_with_fulltext(pem: PemClassifier, texts: Mapping[str, str], doc: FullText, *,
                            cohort: bool | None) -> PemResult:
-    """The PEM label from title, abstract and the full text's methods passages."""
+    """The PEM label from title, abstract and the full text's methods passages.
+
+    ``cohort=None`` (the abstract rules could not tell): the full text decides whether the
+    paper has participants of its own (``classifiers/fulltext_cohort.py``): a methods
+    section reporting participants makes it a cohort (the abstract's "in vitro" / "review"
+    cues no longer count); a literature search, an article type such as "Review", or no
+    participant sentence at all without a methods section makes it ``not_applicable``.
+    """
+    cohort_note = ""
+    if cohort is None:
+        own = _cohort_evidence(doc)
+        if own.verdict is False:
+            res = pem.classify(texts, cohort=False)
+            return dataclasses.replace(
+                res, confidence=NA_FROM_TEXT,
+                route="auto" if pem.auto_confidence <= NA_FROM_TEXT else "review",
+                reason=f"No ME/CFS participants of its own: {own.why} (full text read).")
+        cohort = own.verdict
+        if own.verdict:
+            cohort_note = f"; {own.why}"
     reading = build_reading(doc, pem)
     res = pem.classify({**texts, "fulltext": reading.text}, cohort=cohort,
                        cited={"fulltext": reading.cited}, fulltext_rules=True)
@@ -228,5 +280,5 @@ def classify_with_fulltext(pem: PemClassifier, texts: Mapping[str, str], doc: Fu
              f"full text read: {len(reading.passages)} methods/eligibility passage(s)")
     if not reading.text:
         where = "full text read: no methods passage or criteria sentence found"
-    reason = res.reason.rstrip(".") + f" ({where})."
+    reason = res.reason.rstrip(".") + f" ({where}{cohort_note})."
     return dataclasses.replace(res, definitions=tuple(uses), reason=reason)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import joblib
 
@@ -27,6 +27,7 @@ from .fulltext_reader import classify_with_fulltext
 from .paper import Paper
 from .pem import Definition, PemClassifier
 from .relevance import RelevanceCascade
+from .result import ClassificationResult
 
 
 def _artifact_path(policy: Policy) -> Path:
@@ -76,7 +77,7 @@ class PaperClassifier:
 
     def classify(self, papers: Sequence[Paper],
                  fulltexts: Sequence[str | FullText | None] | None = None, *,
-                 missing: Mapping[str, str] | None = None) -> list[dict[str, Any]]:
+                 missing: Mapping[str, str] | None = None) -> list[ClassificationResult]:
         """One contract-exact result per paper.
 
         ``fulltexts`` (one per paper, or None): under a policy without ``[fulltext]`` every
@@ -113,7 +114,7 @@ class PaperClassifier:
                         why = (missing or {}).get(paper.pmid, "no full text available")
                         pem = dataclasses.replace(
                             pem, reason=pem.reason.rstrip(".") + f"; {why}.")
-            out.append({
+            out.append(cast(ClassificationResult, {  # checked against the schema by tests
                 "pmid": paper.pmid,
                 "policy": self.policy.stamp,
                 "scanner_version": __version__,
@@ -130,7 +131,7 @@ class PaperClassifier:
                 "study": {"design": design.design,
                           "human_participants": design.human_participants},
                 "retracted": paper.retracted,
-            })
+            }))
         return out
 
 

@@ -56,6 +56,12 @@ def demo_records() -> Path:
     return shipped_path("data", "demo", "pubmed_demo.xml")
 
 
+def demo_fulltexts() -> Path:
+    """The demo's synthetic JATS full texts, served for ``efetch db=pmc``
+    (``data/demo/pmc/``)."""
+    return shipped_path("data", "demo", "pmc")
+
+
 def default_label_files(*, demo: bool) -> list[Path]:
     """The labelled sets used when a command is given none: ``data/labels/dev.csv`` and,
     with ``demo``, ``data/demo/labels.csv``."""

@@ -622,12 +622,44 @@ def _cue_span(text: str, s0: int, s1: int, m_start: int, m_end: int) -> tuple[in
     return None
 
 
+#: "the WHO working case definition" (long COVID) is not the 1988 Holmes definition
+_NUMWORD = (r"(?:\d[\d,]*|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|"
+            r"\w+teen|(?:twenty|thirty|forty|fifty|sixty|seventy|eighty|ninety)(?:[\s-]\w+)?)")
+#: "Fourteen of the patients fulfilled the ... Canadian Consensus Criteria": a subgroup
+_FT_N_OF_THE_RE = re.compile(
+    rf"\b{_NUMWORD}\s+(?:\(\s*\d+(?:\.\d+)?\s*%\s*\)\s+)?of\s+(?:the|our|all)\s+"
+    r"(?:\w+\s+){0,2}?(?:patients|participants|subjects|cases|individuals|people)\b",
+    re.IGNORECASE)
+#: "This study began before the criteria for SEID were established [22]"
+_FT_POSTDATES_RE = re.compile(
+    r"\b(?:began|begun|started|initiated|designed|conducted|recruited|enrolled)\s+before\s+"
+    r"(?:the\s+)?[^.;]{0,120}?\b(?:were|was|had\s+been)\s+(?:\w+\s+)?(?:established|"
+    r"published|introduced|proposed|developed|released|available)\b", re.IGNORECASE)
+#: "most, perhaps all, also fit the description of SEID"
+_FT_SPECULATIVE_RE = re.compile(
+    r"\b(?:perhaps|probably|likely|possibly|may|might|would)\b[^.;]{0,40}\b(?:fit|fits|"
+    r"fitted|meet|met|fulfil\w*)\b[^.;]{0,40}$", re.IGNORECASE)
+_FT_OTHER_BODY_RE = re.compile(r"\b(?:WHO|World\s+Health\s+Organi[sz]ation)(?:'s)?\s*$")
+
+
 def _fulltext_role(text: str, g: _Group, sentence: str, clause: str, s0: int) -> None:
     """The full-text reader's extra rules (policy-pinned): a definition applied to
     participants already included ("were also classified according to", "we assessed whether
     they met") characterises them; one cited for an earlier study describes that study."""
     before = text[max(s0, g.mentions[0].start - 120):g.mentions[0].start]
-    if _FT_CHARACTERISE_RE.search(before):
+    if g.role == "inclusion" and _FT_N_OF_THE_RE.search(clause):
+        g.role, g.why, g.confidence = "subgroup", "N of the patients met it", \
+            min(g.confidence, SUBGROUP_CAP)
+    if _FT_POSTDATES_RE.search(sentence):
+        g.role, g.why, g.pem_extra = "background", "definition published after the study " \
+            "began", False
+    elif _FT_SPECULATIVE_RE.search(before):
+        g.role, g.why, g.pem_extra = "background", "participants said to perhaps also fit " \
+            "it", False
+    elif _FT_OTHER_BODY_RE.search(before):
+        g.role, g.why, g.pem_extra = "background", "another body's case definition " \
+            "(WHO)", False
+    elif _FT_CHARACTERISE_RE.search(before):
         g.role, g.why, g.pem_extra = "background", "definition used to characterise " \
             "participants", False
     elif _FT_EARLIER_RE.search(before) and not _FT_PRESENT_RE.search(sentence):

@@ -79,10 +79,24 @@ def train(obj: Context, version: str | None, label_files: tuple[str, ...],
 @click.option("--labels", "label_files", multiple=True, type=click.Path(dir_okay=False),
               help="Labelled CSV (default: data/labels/dev.csv and data/demo/labels.csv).")
 @click.option("--json", "as_json", is_flag=True, help="Print the figures as JSON.")
+@click.option("--fulltext", "fulltext_labels", type=click.Path(dir_okay=False), default=None,
+              help="Evaluate the full-text reader on this labels CSV "
+                   "(data/labels/fulltext_dev.csv) instead.")
+@click.option("--texts", "texts_dir", type=click.Path(file_okay=False), default=None,
+              help="With --fulltext: the texts' root (default ../shared/data/mecfs_fulltext).")
+@click.option("--split", type=click.Choice(["dev", "heldout"]), default=None,
+              help="With --fulltext: only this split (default: both, reported apart).")
 @click.pass_obj
 def evaluate(obj: Context, version: str | None, label_files: tuple[str, ...],
-             as_json: bool) -> None:
+             as_json: bool, fulltext_labels: str | None = None, texts_dir: str | None = None,
+             split: str | None = None) -> None:
     """Per-label precision, recall, F1, confusion, routing and calibration."""
+    if fulltext_labels is not None:
+        from scanner.training.fulltext_evaluate import fulltext_report
+
+        click.echo(fulltext_report(obj.policy(version), Path(fulltext_labels),
+                                   Path(texts_dir) if texts_dir else None, split, as_json))
+        return
     from classifiers.pipeline import PaperClassifier, training_pmids
     from scanner.training.datasets import load_labelled
     from scanner.training.evaluate import evaluate as run_evaluate

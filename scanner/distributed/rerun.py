@@ -18,6 +18,7 @@ from typing import Any
 
 from classifiers.paper import Paper
 from classifiers.policy import Policy
+from classifiers.result import ClassificationResult
 
 from ..logs import kv
 from ..policy.compare import SCORE_TOLERANCE, RerunReport, compare_into
@@ -48,7 +49,7 @@ def dask_rerun(db: Database, policy: Policy, client: Any, *, verify: bool = Fals
     bar = progress_bar(0, "records", "rerun")
     remote = RemoteClassifier(client, ref)
     inflight: deque[tuple[Any, list[tuple[str, str]], list[Paper],
-                          dict[str, dict[str, Any]]]] = deque()
+                          dict[str, ClassificationResult]]] = deque()
     try:
         with ledgered(db, policy, report, ledger=ledger, threads=threads, engine="dask",
                       workers=worker_count(client)):
@@ -94,15 +95,15 @@ class RemoteClassifier:
         self.client, self.ref = client, ref
 
     def classify(self, papers: Sequence[Paper], fulltexts: Sequence[Any] | None = None, *,
-                 missing: dict[str, str] | None = None) -> list[dict[str, Any]]:
+                 missing: dict[str, str] | None = None) -> list[ClassificationResult]:
         texts = list(fulltexts) if fulltexts is not None else [None] * len(papers)
-        result: list[dict[str, Any]] = self.client.submit(
+        result: list[ClassificationResult] = self.client.submit(
             classify_with_texts, self.ref, list(papers), texts, missing, pure=False).result()
         return result
 
 
-def _merge(db: Database, policy: Policy, results: list[dict[str, Any]],
-           keys: list[tuple[str, str]], have: dict[str, dict[str, Any]], report: RerunReport,
+def _merge(db: Database, policy: Policy, results: list[ClassificationResult],
+           keys: list[tuple[str, str]], have: dict[str, ClassificationResult], report: RerunReport,
            verify: bool, tolerance: float) -> None:
     report.classified += len(results)
     if verify:

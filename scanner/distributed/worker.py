@@ -22,6 +22,7 @@ from typing import Any
 
 from classifiers.paper import Paper
 from classifiers.policy import Policy, load_policy
+from classifiers.result import ClassificationResult
 
 from ..errors import PolicyError, ScannerError
 from ..pubmed.parse import ParsedRecord, parse_pubmed_xml
@@ -145,7 +146,7 @@ def partition_papers(part: Partition) -> list[Paper]:
     return [Paper.from_record(r) for r in records]
 
 
-def rows(results: Sequence[dict[str, Any]], source: str, index: int) -> dict[str, list[Any]]:
+def rows(results: Sequence[ClassificationResult], source: str, index: int) -> dict[str, list[Any]]:
     import json
 
     cols: dict[str, list[Any]] = {c: [] for c in COLUMNS}

@@ -13,8 +13,7 @@ from typing import Any
 
 from classifiers.pem import PEM_TERM, split_sentences
 
-from .content import Sentence, SourceSpan
-from .extract import text_span
+from .content import Sentence, SourceSpan, text_span
 
 TITLES = {
     "required": "PEM required",

@@ -25,8 +25,8 @@ from .citation import (
     retraction_notice,
     retraction_pmids,
 )
-from .content import PROSE_FIELDS, DraftContent, Sentence, SourceSpan
-from .extract import SampleSize, pick_aim, pick_finding, record_span, text_span
+from .content import PROSE_FIELDS, DraftContent, Sentence, SourceSpan, record_span, text_span
+from .extract import SampleSize, pick_aim, pick_finding
 from .wording import has_cohort
 
 GENERATOR = "scanner.drafts"

@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import and_, or_, select
 
 from classifiers.policy import Policy
+from classifiers.result import ClassificationResult
 
 from ..logs import kv
 from ..store import drafts as store
@@ -33,7 +34,7 @@ def definition_names(policy: Policy) -> dict[str, str]:
     return {d.id: d.name for d in policy.case_definitions}
 
 
-def generate(record: Any, classification: dict[str, Any], policy: Policy,
+def generate(record: Any, classification: ClassificationResult, policy: Policy,
              accessed: dt.date) -> tuple[DraftContent, list[dict[str, Any]]]:
     """The draft of one paper and its wording flags."""
     fields = record._asdict() if hasattr(record, "_asdict") else dict(record)

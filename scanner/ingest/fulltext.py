@@ -20,6 +20,7 @@ from typing import Any
 from classifiers.document import FullText, from_jats
 from classifiers.paper import Paper
 from classifiers.policy import Policy
+from classifiers.result import ClassificationResult
 
 from ..errors import EutilsError
 from ..logs import kv
@@ -42,7 +43,7 @@ log = logging.getLogger(__name__)
 
 def escalate(db: Database, client: EutilsClient, policy: Policy, classifier: Any,
              papers: Sequence[Paper], pmcids: dict[str, str | None],
-             results: list[dict[str, Any]], now: dt.datetime) -> list[dict[str, Any]]:
+             results: list[ClassificationResult], now: dt.datetime) -> list[ClassificationResult]:
     """``results`` with escalated papers reclassified from their PMC full text."""
     out = list(results)
     for i, (paper, result) in enumerate(zip(papers, results, strict=True)):

@@ -35,6 +35,7 @@ from tqdm import tqdm
 
 from classifiers.paper import Paper
 from classifiers.policy import Policy
+from classifiers.result import ClassificationResult
 
 from ..config import Settings
 from ..drafts.pipeline import draft_pending
@@ -62,7 +63,7 @@ class ScanStopped(RunStopped):
 
 
 class Classifier(Protocol):
-    def classify(self, papers: Sequence[Paper]) -> list[dict[str, Any]]: ...
+    def classify(self, papers: Sequence[Paper]) -> list[ClassificationResult]: ...
 
 
 def paper_from_row(row: Row[Any]) -> Paper:

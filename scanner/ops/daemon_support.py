@@ -9,9 +9,9 @@ import sys
 import threading
 import time
 from collections.abc import Sequence
-from typing import Any
 
 from classifiers.paper import Paper
+from classifiers.result import ClassificationResult
 
 from ..errors import ScannerError
 from ..ingest.scan import Classifier, ScanStopped
@@ -42,7 +42,7 @@ class StoppableClassifier:
         self.inner = inner
         self.stop = stop
 
-    def classify(self, papers: Sequence[Paper]) -> list[dict[str, Any]]:
+    def classify(self, papers: Sequence[Paper]) -> list[ClassificationResult]:
         if self.stop.is_set():
             raise ScanStopped("stop requested: classification left for the next run")
         return self.inner.classify(papers)

@@ -23,7 +23,7 @@ from ..ingest.scan import Scanner
 from ..policy.classify import policy_classifier
 from ..pubmed.eutils import EutilsClient
 from ..replay import Corpus, ReplayServer
-from ..resources import demo_records
+from ..resources import demo_fulltexts, demo_records
 from ..review.serve import serve as run_server
 from ..store import users
 from ..store.db import Database, open_database
@@ -55,6 +55,9 @@ def scan_demo(settings: Settings, url: str, echo: Callable[[str], None]) -> Data
     db = open_database(url)
     policy = load_policy(settings.policy_dir, settings.policy.active)
     with ReplayServer(corpus) as server:
+        demo_pmc = demo_fulltexts()
+        if demo_pmc.is_dir():
+            server.pmc_dir = demo_pmc     # a policy with [fulltext] reads methods from here
         echo(f"replay server: {server.base_url} ({len(corpus)} recorded records)")
         eutils = settings.eutils.model_copy(update={"base_url": server.base_url})
         demo_settings = settings.model_copy(update={"eutils": eutils})

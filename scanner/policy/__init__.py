@@ -6,10 +6,10 @@ below ``scanner``, because the classifiers are built from it; its names are re-e
 so that ``scanner`` code can say ``from scanner.policy import Policy``.
 """
 
+from classifiers.errors import PolicyError
 from classifiers.policy import (
     FulltextSpec,
     Policy,
-    PolicyError,
     RelevanceSpec,
     known_versions,
     load_policy,

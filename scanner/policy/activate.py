@@ -12,14 +12,15 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
-from typing import Any
 
 from sqlalchemy import select
 
 from classifiers.policy import Policy
+from classifiers.result import ClassificationResult
 
 from ..store import drafts as draft_store
 from ..store import policies as policy_store
+from ..store.classifications import as_result
 from ..store.db import Database
 from ..store.models import Classification, Draft
 from ..store.runs import utcnow
@@ -43,7 +44,8 @@ class Activation:
                 "as stale")
 
 
-def stale_reason(policy: Policy, old: dict[str, Any], new: dict[str, Any]) -> str | None:
+def stale_reason(policy: Policy, old: ClassificationResult,
+                 new: ClassificationResult) -> str | None:
     a, b = summary(old), summary(new)
     kinds = [k for k in STALE_KINDS if a[k] != b[k]]
     if not kinds:
@@ -59,7 +61,7 @@ def activate_policy(db: Database, policy: Policy, classifier: ClassifierFactory,
                      previous=previous.version if previous is not None else None)
     with db.read() as conn:
         check_policy_recorded(conn, policy)
-        approved = {r.pmid: (r.classification_id, dict(r.result)) for r in conn.execute(
+        approved = {r.pmid: (r.classification_id, as_result(r.result)) for r in conn.execute(
             select(Draft.pmid, Draft.classification_id, Classification.result)
             .join(Classification, Classification.id == Draft.classification_id)
             .where(Draft.state == "approved").order_by(Draft.pmid))}

@@ -7,9 +7,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from classifiers.result import ClassificationResult
+
 #: Scores and confidences (stored rounded to 6 decimals) compare equal within this.
 SCORE_TOLERANCE = 1e-6
-def evidence_spans(result: dict[str, Any]) -> list[tuple[Any, ...]]:
+def evidence_spans(result: ClassificationResult) -> list[tuple[Any, ...]]:
     return sorted((d["id"], d["pem"], d["role"], d["evidence"]["source"],
                    d["evidence"]["start"], d["evidence"]["end"], d["evidence"]["text"])
                   for d in result["pem"]["definitions"])
@@ -19,8 +21,9 @@ def spans_text(spans: list[tuple[Any, ...]]) -> str:
     return "; ".join(f"{s[0]}/{s[2]}@{s[3]}[{s[4]}:{s[5]}]" for s in spans) or "none"
 
 
-def compare_into(report: RerunReport, pmids: Sequence[str], results: Sequence[dict[str, Any]],
-                 have: dict[str, dict[str, Any]], tolerance: float) -> None:
+def compare_into(report: RerunReport, pmids: Sequence[str],
+                 results: Sequence[ClassificationResult],
+                 have: dict[str, ClassificationResult], tolerance: float) -> None:
     """Compare computed results with the stored ones, adding differences to ``report``."""
     for pmid, computed in zip(pmids, results, strict=True):
         stored = have.get(pmid)
@@ -32,7 +35,7 @@ def compare_into(report: RerunReport, pmids: Sequence[str], results: Sequence[di
             report.differences.append(Difference(pmid, name, a, b))
 
 
-def compare_results(stored: dict[str, Any], computed: dict[str, Any],
+def compare_results(stored: ClassificationResult, computed: ClassificationResult,
                     tolerance: float = SCORE_TOLERANCE) -> list[tuple[str, Any, Any]]:
     """(field, stored, computed) for every field that differs; scores within tolerance."""
     out: list[tuple[str, Any, Any]] = []
@@ -52,9 +55,9 @@ def compare_results(stored: dict[str, Any], computed: dict[str, Any],
             b = b.get(key) if isinstance(b, dict) else None
         if a != b:
             out.append((name, a, b))
-    for name, (group, key) in (("relevance.score", ("relevance", "score")),
-                               ("pem.confidence", ("pem", "confidence"))):
-        a, b = stored[group][key], computed[group][key]
+    for name, a, b in (
+            ("relevance.score", stored["relevance"]["score"], computed["relevance"]["score"]),
+            ("pem.confidence", stored["pem"]["confidence"], computed["pem"]["confidence"])):
         if abs(float(a) - float(b)) > tolerance + 1e-12:
             out.append((name, a, b))
     sa, sb = evidence_spans(stored), evidence_spans(computed)

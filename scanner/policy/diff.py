@@ -20,6 +20,7 @@ from typing import Any
 from sqlalchemy import select
 
 from classifiers.policy import Policy
+from classifiers.result import ClassificationResult
 
 from ..store.db import Database
 from ..store.models import Record
@@ -30,7 +31,7 @@ from .stored import ClassifierFactory, check_policy_recorded, results_under
 KINDS = ("relevance", "route", "pem", "pem_route", "evidence", "design")
 
 
-def summary(result: dict[str, Any]) -> dict[str, Any]:
+def summary(result: ClassificationResult) -> dict[str, Any]:
     """The fields a diff compares (and shows) of one result."""
     return {"relevance": result["relevance"]["label"],
             "score": result["relevance"]["score"],
@@ -39,7 +40,7 @@ def summary(result: dict[str, Any]) -> dict[str, Any]:
             "evidence": spans_text(evidence_spans(result)), "design": result["study"]["design"]}
 
 
-def change_kinds(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
+def change_kinds(old: ClassificationResult, new: ClassificationResult) -> list[str]:
     a, b = summary(old), summary(new)
     return [k for k in KINDS if a[k] != b[k]]
 

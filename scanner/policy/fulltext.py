@@ -8,6 +8,7 @@ from typing import Any
 
 from classifiers.paper import Paper
 from classifiers.policy import Policy
+from classifiers.result import ClassificationResult
 
 from ..store.db import Database
 from ..store.fulltexts import load_document, record_pmcid, stored_fulltext
@@ -16,7 +17,7 @@ NO_PMCID = "no PMCID, so no open-access full text in PMC"
 NO_OA = "no open-access full text in PMC"
 
 
-def wants_fulltext(policy: Policy, result: dict[str, Any]) -> bool:
+def wants_fulltext(policy: Policy, result: ClassificationResult) -> bool:
     spec = policy.fulltext
     return bool(spec is not None and spec.escalate and "pmc" in spec.sources
                 and result["pem"]["label"] in spec.escalate_labels
@@ -25,8 +26,8 @@ def wants_fulltext(policy: Policy, result: dict[str, Any]) -> bool:
 
 
 def with_stored_fulltext(db: Database, policy: Policy, classifier: Any,
-                         papers: Sequence[Paper], results: list[dict[str, Any]],
-                         ) -> list[dict[str, Any]]:
+                         papers: Sequence[Paper], results: list[ClassificationResult],
+                         ) -> list[ClassificationResult]:
     """``results`` with escalated papers reclassified from their *stored* full text.
 
     What reruns use: no request is made, so a rerun under a policy with ``[fulltext]``

@@ -12,12 +12,13 @@ from sqlalchemy import Connection, and_, func, select
 
 from classifiers.paper import Paper
 from classifiers.policy import Policy
+from classifiers.result import ClassificationResult
 
 from ..errors import PolicyError, ScannerError
 from ..pubmed.parse import ParsedRecord, parse_pubmed_xml
 from ..store import policies as policy_store
 from ..store import runs
-from ..store.classifications import check_policy_unchanged, store_classifications
+from ..store.classifications import as_result, check_policy_unchanged, store_classifications
 from ..store.db import Database
 from ..store.models import Classification, Record, RecordVersion
 from ..store.records import decompress
@@ -92,7 +93,7 @@ def stored_inputs(conn: Connection, pmids: Sequence[str]) -> list[tuple[str, str
 
 
 def stored_results(conn: Connection, policy: Policy,
-                   keys: Sequence[tuple[str, str]]) -> dict[str, dict[str, Any]]:
+                   keys: Sequence[tuple[str, str]]) -> dict[str, ClassificationResult]:
     """Stored results under ``policy`` for (pmid, content hash) pairs, by PMID."""
     if not keys:
         return {}
@@ -101,7 +102,7 @@ def stored_results(conn: Connection, policy: Policy,
                                Classification.result)
                         .where(Classification.policy_version == policy.version,
                                Classification.pmid.in_(list(wanted))))
-    return {r.pmid: dict(r.result) for r in rows if wanted.get(r.pmid) == r.content_hash}
+    return {r.pmid: as_result(r.result) for r in rows if wanted.get(r.pmid) == r.content_hash}
 
 
 def once(factory: ClassifierFactory) -> ClassifierFactory:
@@ -123,7 +124,7 @@ def once(factory: ClassifierFactory) -> ClassifierFactory:
 class Classified:
     pmid: str
     content_hash: str
-    result: dict[str, Any]
+    result: ClassificationResult
     stored: bool  # read from the store (True) or computed now (False)
 
 
@@ -146,7 +147,7 @@ def results_under(db: Database, policy: Policy, classifier: ClassifierFactory, *
             have = stored_results(conn, policy, [(p, h) for p, h, _ in inputs])
         after = pmids[-1]
         todo = [(p, h, paper) for p, h, paper in inputs if not (use_stored and p in have)]
-        computed: dict[str, dict[str, Any]] = {}
+        computed: dict[str, ClassificationResult] = {}
         if todo:
             papers = [paper for _, _, paper in todo]
             results = with_stored_fulltext(db, policy, classifier(), papers,

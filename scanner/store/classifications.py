@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Mapping, Sequence
+from typing import Any, cast
 
 from sqlalchemy import Connection, and_, func, insert, select
 
 from classifiers.policy import Policy
+from classifiers.result import ClassificationResult
 
 from ..errors import PolicyError
 from .models import Classification, Record, ScanRun
@@ -39,7 +40,7 @@ def unclassified(conn: Connection, policy: Policy, limit: int) -> list[str]:
     return list(conn.execute(stmt).scalars())
 
 
-def store_classifications(conn: Connection, results: Sequence[dict[str, Any]],
+def store_classifications(conn: Connection, results: Sequence[ClassificationResult],
                           content_hashes: dict[str, str], now: dt.datetime) -> int:
     rows = []
     for r in results:
@@ -64,3 +65,10 @@ def counts_by_policy(conn: Connection) -> dict[str, int]:
     rows = conn.execute(select(Classification.policy_version, func.count())
                         .group_by(Classification.policy_version))
     return {version: int(n) for version, n in rows}
+
+
+def as_result(stored: Mapping[str, Any]) -> ClassificationResult:
+    """A stored ``classifications.result`` as the typed result it was written from (the
+    one place stored JSON is trusted to have the contract's shape: it was produced by
+    ``PaperClassifier`` and every store test validates it against the schema)."""
+    return cast(ClassificationResult, dict(stored))

@@ -11,6 +11,7 @@ from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
 
 from classifiers.design import DESIGNS
 from classifiers.relevance import LABELS as RELEVANCE_LABELS
+from classifiers.result import ClassificationResult
 
 from .datasets import Example
 
@@ -49,7 +50,7 @@ def calibration(scores: np.ndarray, truth: np.ndarray, bins: int = 10) -> dict[s
             "bins": table}
 
 
-def evaluate(examples: Sequence[Example], results: Sequence[dict[str, Any]],
+def evaluate(examples: Sequence[Example], results: Sequence[ClassificationResult],
              training_pmids: set[str] | None = None) -> dict[str, Any]:
     rel_true = [e.labels["relevance"] for e in examples]
     rel_pred = [r["relevance"]["label"] for r in results]
