@@ -169,6 +169,11 @@ class ReviewSettings(_Section):
         True, description="Mark the session cookie Secure (browsers still send it to "
                           "http://localhost and 127.0.0.1).")
     page_size: int = Field(50, ge=5, le=500, description="Drafts per queue page.")
+    upload_max_mb: float = Field(
+        20.0, gt=0, le=500,
+        description="Largest full text (PDF or plain text) a curator may upload, in MB.")
+    upload_max_pages: int = Field(
+        500, ge=1, le=10_000, description="Most pages read from an uploaded PDF.")
 
 
 class Settings(_Section):

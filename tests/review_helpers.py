@@ -20,10 +20,11 @@ PASSWORD = "correct horse battery"
 ACCOUNTS = {"alice": "curator", "bob": "curator", "root": "admin"}
 
 
-def build_demo(directory: Path, db_url: str | None = None) -> str:
-    """Scan, classify and draft the demo records into a database; returns its URL."""
+def build_demo(directory: Path, db_url: str | None = None, extra: str = "") -> str:
+    """Scan, classify and draft the demo records into a database; returns its URL.
+    ``extra``: TOML merged into the config written to ``directory/config.toml``."""
     url = db_url or f"sqlite:///{directory / 'demo.sqlite'}"
-    settings = make_settings(directory, "http://127.0.0.1:9/", db_url=url)
+    settings = make_settings(directory, "http://127.0.0.1:9/", db_url=url, extra=extra)
     db = scan_demo(settings, url, echo=lambda _line: None)
     with db.write() as conn:
         for name, role in ACCOUNTS.items():

@@ -64,6 +64,8 @@ def escalate(db: Database, client: EutilsClient, policy: Policy, classifier: Any
                                error=str(exc)))
                 why = f"full text could not be fetched from PMC ({pmcid})"
                 raw = None
+                with db.write() as conn:   # stored, so a rerun gives the same reason
+                    store_fulltext(conn, paper.pmid, pmcid, None, why, now)
             else:
                 doc = from_jats(raw) if raw else None
                 with db.write() as conn:

@@ -205,7 +205,8 @@ class Scanner:
                     watermark=report.watermark))
         return report
 
-    def _scan_range(self, report: ScanReport, start: dt.date, end: dt.date, bar: tqdm) -> None:
+    def _scan_range(self, report: ScanReport, start: dt.date, end: dt.date,
+                    bar: tqdm[Any]) -> None:
         # Windows may join the watermark only if the scan starts at or before the day
         # after it; otherwise moving it would claim days that were never scanned.
         joins = report.watermark is None or start <= report.watermark + dt.timedelta(days=1)
@@ -290,7 +291,7 @@ class Scanner:
         return fetched
 
     def _fetch_window(self, report: ScanReport, window: Window, result: SearchResult,
-                      through: dt.date | None, bar: tqdm) -> None:
+                      through: dt.date | None, bar: tqdm[Any]) -> None:
         """Fetch and store a window's records, batch by batch.
 
         The next batch is fetched (and parsed) in a worker thread while the current one
@@ -400,6 +401,8 @@ class Scanner:
                 from .fulltext import escalate
                 results = escalate(self.db, self.client, self.policy, self.classifier, papers,
                                    {row.pmid: row.pmcid for row in rows}, results, runs.utcnow())
+            from ..policy.curator_fulltext import with_curator_texts  # curators' copies, any policy
+            results = with_curator_texts(self.db, self.classifier, papers, results)
             with self.db.write() as conn:
                 classified += store_classifications(
                     conn, results, {row.pmid: row.content_hash for row in rows}, runs.utcnow())

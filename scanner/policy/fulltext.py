@@ -32,8 +32,11 @@ def with_stored_fulltext(db: Database, policy: Policy, classifier: Any,
 
     What reruns use: no request is made, so a rerun under a policy with ``[fulltext]``
     reads exactly the text the scan read (and gives the reason the scan gave when there
-    was none).
+    was none). A paper with a curator's full text reads that instead, under any policy
+    (``curator_fulltext.py``).
     """
+    from .curator_fulltext import with_curator_texts
+
     out = list(results)
     for i, (paper, result) in enumerate(zip(papers, results, strict=True)):
         if not wants_fulltext(policy, result):
@@ -45,4 +48,4 @@ def with_stored_fulltext(db: Database, policy: Policy, classifier: Any,
         why = NO_PMCID if not pmcid else (row.note if row is not None and row.note
                                           else NO_OA)
         out[i] = classifier.classify([paper], [doc], missing={paper.pmid: why})[0]
-    return out
+    return with_curator_texts(db, classifier, papers, out)

@@ -43,7 +43,8 @@ class Correction(BaseModel):
 
 
 def _review(request: Request) -> Review:
-    return request.app.state.review
+    review: Review = request.app.state.review
+    return review
 
 
 def _changer(request: Request) -> auth.Curator:

@@ -26,7 +26,7 @@ from ..config import Settings
 from ..errors import ReviewError, StaleDraftError
 from ..logs import kv
 from ..store.db import Database
-from . import api, pages
+from . import api, pages, upload
 from .auth import SignInRequired, current_user
 from .service import Review
 
@@ -56,6 +56,7 @@ def create_app(settings: Settings, db: Database, policy: Policy) -> FastAPI:
     templates.env.globals["scanner_version"] = __version__
     app.state.templates = templates
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
+    app.include_router(upload.router)   # before pages: /papers/{pmid}/fulltext
     app.include_router(pages.router)
     app.include_router(api.router)
 

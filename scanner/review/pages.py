@@ -7,6 +7,7 @@ from urllib.parse import urlencode
 
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import RedirectResponse, Response
+from fastapi.templating import Jinja2Templates
 from starlette.concurrency import run_in_threadpool
 
 from ..errors import ReviewError, StaleDraftError
@@ -25,12 +26,13 @@ EXPORT_TYPES = {"json": ("application/json", "json"), "csv": ("text/csv", "csv")
 
 
 def _render(request: Request, name: str, context: dict[str, Any], status: int = 200) -> Response:
-    templates = request.app.state.templates
+    templates: Jinja2Templates = request.app.state.templates
     return templates.TemplateResponse(request, name, context, status_code=status)
 
 
 def _review(request: Request) -> Review:
-    return request.app.state.review
+    review: Review = request.app.state.review
+    return review
 
 
 def _user(request: Request, role: str | None = None) -> auth.Curator:
@@ -150,7 +152,8 @@ def _paper_page(request: Request, user: auth.Curator, pmid: str, *, status: int 
 def paper_page(request: Request, pmid: str, saved: str | None = None) -> Response:
     user = _user(request)
     message = {"saved": "Saved.", "approved": "Approved.", "rejected": "Rejected.",
-               "corrected": "Correction recorded as a training example."}.get(saved or "")
+               "corrected": "Correction recorded as a training example.",
+               "fulltext": "Full text stored and read."}.get(saved or "")
     return _paper_page(request, user, pmid, message=message)
 
 

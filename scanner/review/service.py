@@ -23,6 +23,7 @@ from ..drafts.content import DraftContent, Sentence
 from ..drafts.wording import check_wording
 from ..errors import NotFoundError, PolicyError, ReviewError
 from ..publish.export import export_entries
+from ..store import curator_texts
 from ..store import drafts as store
 from ..store.db import Database
 from ..store.fulltexts import load_document, stored_fulltext
@@ -75,14 +76,19 @@ class Review:
             events = store.events(conn, pmid)
             corrections = store.corrections(conn, pmid)
             stored = stored_fulltext(conn, pmid)
+            supplied = curator_texts.latest(conn, pmid)
         if record is None or classification is None:
             raise NotFoundError(f"PMID {pmid} has no stored record")
         result = classification.result
         content = DraftContent.from_json(draft.generated)
         policy = self._policy(classification.policy_version)
         document = load_document(stored) if stored is not None else None
+        # the full text the classification read: a curator's copy first, else PMC's
+        text = (curator_texts.text_of(supplied) if supplied is not None
+                else document.text if document is not None else None)
         return {
-            "fulltext": stored, "passages": passages(result, document.text) if document else [],
+            "fulltext": stored, "passages": passages(result, text) if text else [],
+            "supplied": supplied,
             "draft": draft, "record": record, "classification": classification,
             "result": result, "content": content, "events": events,
             "corrections": corrections, "history": history,

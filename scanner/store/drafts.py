@@ -330,3 +330,30 @@ def published(conn: Connection) -> list[Row[Any]]:
 def _clean(text: str) -> str:
     """Normalise line endings from browsers (CRLF) so a resave is not a change."""
     return text.replace("\r\n", "\n").replace("\r", "\n")
+
+
+def reread(conn: Connection, draft: Row[Any], *, classification: Row[Any],
+           fields: Mapping[str, str], generated: Mapping[str, Any], flags: Sequence[Any],
+           requeue_reason: str | None, actor: str, detail: Mapping[str, Any],
+           now: dt.datetime | None = None) -> int:
+    """The paper was read again from a full text a curator supplied: the draft takes the
+    new labels and generated text. ``fields`` are the caller's merge (a field the curator
+    edited keeps their text); a decided entry goes back to the queue only with a reason.
+    One ``fulltext`` event; returns the new version."""
+    now = now or utcnow()
+    c = classification
+    state = "pending" if requeue_reason else draft.state
+    new_fields = {**draft.fields, **{k: v for k, v in fields.items() if k in EDITABLE}}
+    _bump(conn, draft, {
+        "fields": new_fields, "generated": dict(generated), "flags": list(flags),
+        "relevance_label": c.relevance_label, "relevance_score": c.relevance_score,
+        "relevance_route": c.relevance_route, "pem_label": c.pem_label, "design": c.design,
+        "state": state, "requeue_reason": requeue_reason or draft.requeue_reason,
+        "priority": priority(c.relevance_route, c.relevance_score, c.pem_route,
+                             requeued=bool(requeue_reason or draft.requeue_reason)),
+        "updated_at": now, "updated_by": actor})
+    _event(conn, draft, draft_id=draft.id, pmid=draft.pmid, actor=actor, now=now,
+           action="fulltext", to_version=draft.version + 1, to_state=state,
+           detail={**detail, "reason": requeue_reason,
+                   "changes": _changes(draft.fields, new_fields)})
+    return int(draft.version) + 1

@@ -341,3 +341,30 @@ class FullTextRow(Base):
     content_z: Mapped[bytes | None] = mapped_column(LargeBinary)
     note: Mapped[str | None] = mapped_column(Text)
     fetched_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+
+
+class CuratorFullText(Base):
+    """A full text a curator supplied for a paper (an uploaded PDF or text, or pasted
+    methods): the extracted text (UTF-8, zstd) with its sha256, who and when.
+
+    Written by the review app (``scanner/review/upload.py``); the latest row of a paper is
+    the full text every classification of it reads (``scanner/policy/curator_fulltext.py``), so
+    reruns reproduce labels decided from it. Evidence with source ``fulltext`` indexes the
+    decompressed text exactly.
+    """
+
+    __tablename__ = "curator_fulltexts"
+    __table_args__ = (Index("ix_curator_fulltexts_pmid_supplied", "pmid", "supplied_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    pmid: Mapped[str] = mapped_column(String(20))
+    kind: Mapped[str] = mapped_column(String(10))           # "pdf" | "text" | "pasted"
+    format: Mapped[str] = mapped_column(String(10))         # "plain": what the reader reads
+    sha256: Mapped[str] = mapped_column(String(64))         # of the stored text (UTF-8)
+    content_z: Mapped[bytes] = mapped_column(LargeBinary)
+    upload_sha256: Mapped[str] = mapped_column(String(64))  # of the bytes uploaded
+    upload_size: Mapped[int] = mapped_column(Integer)
+    pages: Mapped[int | None] = mapped_column(Integer)
+    filename: Mapped[str | None] = mapped_column(Text)
+    supplied_by: Mapped[str] = mapped_column(String(80))
+    supplied_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
