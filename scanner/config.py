@@ -157,7 +157,9 @@ class ScheduleSettings(_Section):
 
 
 class PolicySettings(_Section):
-    dir: str = Field("policies", description="Policy directory, relative to the config file.")
+    dir: str | None = Field(
+        None, description="Policy directory, relative to the config file; unset: the "
+        "policies shipped with the scanner (a checkout's policies/).")
     active: str = Field("v0.1", description="Version of the active policy.")
 
 
@@ -188,6 +190,10 @@ class Settings(_Section):
 
     @property
     def policy_dir(self) -> Path:
+        if self.policy.dir is None:
+            from .resources import shipped_path
+
+            return shipped_path("policies").resolve()
         return (self.root / self.policy.dir).resolve()
 
     @property

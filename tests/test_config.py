@@ -60,7 +60,7 @@ def test_environment_overrides(tmp_path: Path) -> None:
 def test_relative_sqlite_path_resolves_against_config_dir(tmp_path: Path) -> None:
     s = load_settings(write(tmp_path, '[database]\nurl = "sqlite:///var/s.sqlite"\n'), environ={})
     assert s.database_url == f"sqlite:///{tmp_path / 'var' / 's.sqlite'}"
-    assert s.policy_dir == tmp_path / "policies"
+    assert s.policy_dir == REPO / "policies"  # unset: the shipped (checkout) policies
 
 
 @pytest.mark.parametrize(("text", "env", "key"), [

@@ -46,12 +46,14 @@ def train(obj: Context, version: str | None, label_files: tuple[str, ...],
           out_dir: str | None, no_embeddings: bool, use_corrections: bool) -> None:
     """Train the relevance models deterministically; print the policy pins."""
     from classifiers.embedding import Encoder
-    from scanner.training.datasets import REPO, load_labelled
+    from scanner.training.datasets import load_labelled
     from scanner.training.train import policy_snippet
     from scanner.training.train import train as run_train
 
+    from ..resources import default_label_files
+
     policy = obj.policy(version)
-    files = [Path(f) for f in label_files] or [REPO / "data" / "labels" / "dev.csv"]
+    files = [Path(f) for f in label_files] or default_label_files(demo=False)
     examples = [ex for f in files for ex in load_labelled(f)]
     pin = policy.relevance.embedding
     encoder = None if no_embeddings or pin is None else Encoder(pin.package, pin.sha256)
@@ -96,13 +98,14 @@ def evaluate(obj: Context, version: str | None, label_files: tuple[str, ...],
                                    Path(texts_dir) if texts_dir else None, split, as_json))
         return
     from classifiers.pipeline import PaperClassifier, training_pmids
-    from scanner.training.datasets import REPO, load_labelled
+    from scanner.training.datasets import load_labelled
     from scanner.training.evaluate import evaluate as run_evaluate
     from scanner.training.evaluate import format_report
 
+    from ..resources import default_label_files
+
     policy = obj.policy(version)
-    files = [Path(f) for f in label_files] or [REPO / "data" / "labels" / "dev.csv",
-                                                REPO / "data" / "demo" / "labels.csv"]
+    files = [Path(f) for f in label_files] or default_label_files(demo=True)
     classifier = PaperClassifier(policy)
     seen = training_pmids(policy)
     reports = {}

@@ -73,11 +73,11 @@ def diff(obj: Context, old: str, new: str, fmt: str, output_path: str | None,
          label_files: tuple[str, ...], no_eval: bool) -> None:
     """List the stored papers whose labels, routes or evidence differ between two policies."""
     from classifiers.pipeline import PaperClassifier
-    from scanner.training.datasets import REPO
 
     from ..policy.diff import diff_policies, evaluation_figures, format_diff
     from ..policy.runtime import deterministic_runtime
     from ..policy.stored import once
+    from ..resources import default_label_files
 
     old_policy, new_policy = obj.policy(old), obj.policy(new)
     deterministic_runtime()
@@ -85,8 +85,7 @@ def diff(obj: Context, old: str, new: str, fmt: str, output_path: str | None,
     new_c = once(lambda: PaperClassifier(new_policy))
     result = diff_policies(obj.database(), old_policy, new_policy, old_c, new_c)
     if not no_eval:
-        files = [Path(f) for f in label_files] or [REPO / "data" / "labels" / "dev.csv",
-                                                    REPO / "data" / "demo" / "labels.csv"]
+        files = [Path(f) for f in label_files] or default_label_files(demo=True)
         result.evaluation = evaluation_figures(
             [(old_policy, old_c()), (new_policy, new_c())], files)
     text = format_diff(result, fmt)

@@ -12,6 +12,21 @@ from ..errors import ScannerError
 
 log = logging.getLogger(__name__)
 
+#: What ``pip install 'mecfs-scanner[dask]'`` adds (pyproject.toml's ``dask`` extra).
+DASK_EXTRA = "mecfs-scanner[dask]"
+
+
+def require_dask_extra() -> None:
+    """Fail with one line naming the extra when Dask, pyarrow or pandas is not installed."""
+    try:
+        import dask.distributed  # noqa: F401
+        import pandas  # noqa: F401
+        import pyarrow  # noqa: F401
+    except ImportError as exc:
+        raise ScannerError(
+            f"this command runs on Dask and needs the [dask] extra ({exc.name or exc} is not "
+            f"installed): pip install '{DASK_EXTRA}'") from None
+
 
 @contextmanager
 def dask_client(scheduler: str | None = None, workers: int | None = None, *,
@@ -22,6 +37,7 @@ def dask_client(scheduler: str | None = None, workers: int | None = None, *,
     ``threads_per_worker`` threads each, closed on exit. Prints the dashboard link."""
     import os
 
+    require_dask_extra()
     from dask.distributed import Client, LocalCluster
 
     cluster = None

@@ -23,15 +23,12 @@ from ..ingest.scan import Scanner
 from ..policy.classify import policy_classifier
 from ..pubmed.eutils import EutilsClient
 from ..replay import Corpus, ReplayServer
+from ..resources import demo_fulltexts, demo_records
 from ..review.serve import serve as run_server
 from ..store import users
 from ..store.db import Database, open_database
 from ..store.models import Classification, Record
 from .status import status
-
-DEMO_DATA = Path(__file__).resolve().parents[2] / "data" / "demo"
-DEMO_FILE = DEMO_DATA / "pubmed_demo.xml"
-DEMO_PMC = DEMO_DATA / "pmc"          # synthetic JATS full texts served for efetch db=pmc
 
 
 def _fresh_sqlite(url: str) -> None:
@@ -51,16 +48,18 @@ def scan_demo(settings: Settings, url: str, echo: Callable[[str], None], *,
     """Scan the demo records from a local replay server into ``url``: records,
     classifications under the active policy, and drafts in the curators' queue
     (``pmc=False``: the server has no PMC full texts, as for a paper not in PMC)."""
-    if not DEMO_FILE.is_file():
-        raise ScannerError(f"demo records not found at {DEMO_FILE}; run from a checkout")
-    corpus = Corpus.from_files([DEMO_FILE])
+    demo_file = demo_records()
+    if not demo_file.is_file():
+        raise ScannerError(f"demo records not found at {demo_file}; reinstall the scanner")
+    corpus = Corpus.from_files([demo_file])
     dates = sorted(rec.create_date for pmid in corpus.pmids()
                    if (rec := corpus.record(pmid)) is not None and rec.create_date)
     db = open_database(url)
     policy = load_policy(settings.policy_dir, settings.policy.active)
     with ReplayServer(corpus) as server:
-        if pmc and DEMO_PMC.is_dir():
-            server.pmc_dir = DEMO_PMC     # a policy with [fulltext] reads methods from here
+        demo_pmc = demo_fulltexts()
+        if pmc and demo_pmc.is_dir():
+            server.pmc_dir = demo_pmc     # a policy with [fulltext] reads methods from here
         echo(f"replay server: {server.base_url} ({len(corpus)} recorded records)")
         eutils = settings.eutils.model_copy(update={"base_url": server.base_url})
         demo_settings = settings.model_copy(update={"eutils": eutils})

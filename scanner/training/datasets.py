@@ -18,10 +18,7 @@ from pathlib import Path
 from classifiers.paper import Paper
 from scanner.errors import ScannerError
 from scanner.pubmed.parse import ParsedRecord, iter_pubmed_xml
-
-REPO = Path(__file__).resolve().parents[2]
-DEMO_XML = REPO / "data" / "demo" / "pubmed_demo.xml"
-DEFAULT_SHARED = REPO.parent / "shared" / "data"
+from scanner.resources import demo_records, shared_data_dir
 
 #: source name -> path (relative to the shared data directory) of PubMed XML or JSONL.
 SOURCES: dict[str, str] = {
@@ -49,7 +46,7 @@ def _xml_papers(paths: list[Path], wanted: set[str]) -> Iterator[Paper]:
 
 def _source_papers(source: str, wanted: set[str], shared: Path) -> dict[str, Paper]:
     if source == "demo":
-        return {p.pmid: p for p in _xml_papers([DEMO_XML], wanted)}
+        return {p.pmid: p for p in _xml_papers([demo_records()], wanted)}
     if source not in SOURCES:
         raise ScannerError(f"unknown label source {source!r}; known: demo, "
                            + ", ".join(sorted(SOURCES)))
@@ -77,7 +74,7 @@ def _source_papers(source: str, wanted: set[str], shared: Path) -> dict[str, Pap
 
 def load_labelled(csv_path: Path, shared: Path | None = None) -> list[Example]:
     """Every labelled row joined with its text; a row whose text is missing is an error."""
-    shared = shared or DEFAULT_SHARED
+    shared = shared or shared_data_dir()
     with csv_path.open(newline="", encoding="utf-8") as fh:
         rows = list(csv.DictReader(fh))
     by_source: dict[str, set[str]] = {}

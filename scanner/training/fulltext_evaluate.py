@@ -20,8 +20,10 @@ from classifiers.pem import Definition, PemClassifier
 from classifiers.policy import Policy
 
 from ..errors import ScannerError
+from ..resources import shared_data_dir
 
-DEFAULT_TEXTS = Path(__file__).resolve().parents[3] / "shared" / "data" / "mecfs_fulltext"
+#: The shared full texts, below the shared data directory (read in place).
+DEFAULT_TEXTS = "mecfs_fulltext"
 
 
 def policy_pem(policy: Policy) -> PemClassifier:
@@ -32,7 +34,7 @@ def policy_pem(policy: Policy) -> PemClassifier:
 
 def fulltext_report(policy: Policy, labels: Path, texts: Path | None, split: str | None,
                     as_json: bool) -> str:
-    root = texts or DEFAULT_TEXTS
+    root = texts or shared_data_dir() / DEFAULT_TEXTS
     if not root.is_dir():
         raise ScannerError(f"full-text directory not found: {root}")
     try:
