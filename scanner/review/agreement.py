@@ -201,7 +201,7 @@ def chart(over_time: list[dict[str, Any]]) -> str:
         return PAD + (W - 2 * PAD) * (i / max(n - 1, 1))
 
     def y(v: float) -> float:
-        return H - PAD - (H - 2 * PAD) * (v - low) / (1.0 - low or 1.0)
+        return float(H - PAD - (H - 2 * PAD) * (v - low) / (1.0 - low or 1.0))
 
     parts = [f'<line x1="{PAD}" x2="{W - PAD}" y1="{y(0):.1f}" y2="{y(0):.1f}" '
              'stroke="#cbd5e1"/>', f'<text x="4" y="{y(1):.1f}">1</text>',

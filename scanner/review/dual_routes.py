@@ -24,7 +24,8 @@ api = APIRouter(prefix="/api", tags=["dual review"])
 
 
 def _dual(request: Request) -> DualReview:
-    return request.app.state.dual
+    dual: DualReview = request.app.state.dual
+    return dual
 
 
 def _verdict(form: Any) -> Verdict:

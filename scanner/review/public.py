@@ -206,7 +206,8 @@ async def contribute(request: Request, pmid: str, kind: str = Form("correction")
 # -- curators: contributions and replicated links --------------------------------------
 
 def _render(request: Request, name: str, context: dict[str, Any]) -> Response:
-    return request.app.state.templates.TemplateResponse(request, name, context)
+    response: Response = request.app.state.templates.TemplateResponse(request, name, context)
+    return response
 
 
 @router.get("/contributions", response_class=HTMLResponse)
