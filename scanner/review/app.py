@@ -14,6 +14,7 @@ from typing import Any
 from urllib.parse import quote
 
 from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
@@ -28,6 +29,7 @@ from ..store.db import Database
 from . import api, pages
 from .auth import SignInRequired, current_user
 from .service import Review
+from .validate import BodyGuard
 
 HERE = Path(__file__).parent
 log = logging.getLogger(__name__)
@@ -47,7 +49,9 @@ def create_app(settings: Settings, db: Database, policy: Policy) -> FastAPI:
                   description="Curators' review of evidence drafts. Sign in with POST "
                               "/api/session; send the returned csrf_token as X-CSRF-Token "
                               "and the draft's ETag as If-Match on every change.",
-                  docs_url="/api/docs", redoc_url=None, openapi_url="/api/openapi.json")
+                  # No /api/docs: Swagger UI loads from a CDN that the app's CSP blocks;
+                  # the OpenAPI document itself stays at /api/openapi.json.
+                  docs_url=None, redoc_url=None, openapi_url="/api/openapi.json")
     app.state.settings = settings
     app.state.db = db
     app.state.review = Review(settings, db, policy)
@@ -57,6 +61,9 @@ def create_app(settings: Settings, db: Database, policy: Policy) -> FastAPI:
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
     app.include_router(pages.router)
     app.include_router(api.router)
+    review = settings.review
+    app.add_middleware(BodyGuard, max_body_bytes=review.max_body_bytes,
+                       max_field_chars=review.max_field_chars)
 
     @app.middleware("http")
     async def headers(request: Request, call_next: Any) -> Response:
@@ -94,6 +101,19 @@ def create_app(settings: Settings, db: Database, policy: Policy) -> FastAPI:
         return templates.TemplateResponse(request, "error.html", {
             "user": current_user(request, db), "message": exc.detail,
             "status": exc.status_code}, status_code=exc.status_code)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(request: Request, exc: RequestValidationError) -> Response:
+        # The input is never echoed back: it may be what cannot be encoded.
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e.get('loc', ()) if p != 'body') or 'body'}: "
+            f"{e.get('msg', 'invalid')}" for e in exc.errors())
+        log.info(kv("invalid_request", path=request.url.path, error=problems))
+        if request.url.path.startswith("/api/"):
+            return JSONResponse({"detail": problems}, status_code=422)
+        return templates.TemplateResponse(request, "error.html", {
+            "user": current_user(request, db), "message": f"invalid request: {problems}",
+            "status": 422}, status_code=422)
 
     return app
 

@@ -54,6 +54,11 @@ def current_user(request: Request, db: Database) -> Curator | None:
         row = users.session_user(conn, token)
     if row is None:
         return None
+    review = request.app.state.settings.review
+    deadline = users.idle_deadline(row, review.session_hours, review.idle_minutes)
+    if deadline is not None:    # in use: push the idle deadline on (at most once a minute)
+        with db.write() as conn:
+            users.touch_session(conn, token, deadline)
     return Curator(row.id, row.username, row.role, row.csrf_token, token)
 
 

@@ -15,7 +15,9 @@ from ..store import drafts as store
 from ..store import users
 from . import auth
 from .dashboard import figures
+from .login import TooManyAttempts, sign_in
 from .service import LABELS, Review
+from .validate import MAX_SEARCH_CHARS, check_text
 
 router = APIRouter(include_in_schema=False)
 EXPORT_TYPES = {"json": ("application/json", "json"), "csv": ("text/csv", "csv"),
@@ -55,20 +57,21 @@ def login_form(request: Request, next: str | None = None) -> Response:
 
 
 @router.post("/login")
-def login(request: Request, username: str = Form(""), password: str = Form(""),
-          login_token: str = Form(""), next: str = Form("/")) -> Response:
+async def login(request: Request, username: str = Form(""), password: str = Form(""),
+                login_token: str = Form(""), next: str = Form("/")) -> Response:
     auth.check_login_csrf(request, login_token)
-    db = request.app.state.db
-    with db.write() as conn:
-        user = users.authenticate(conn, username.strip(), password)
-        if user is not None:
-            token, _csrf = users.start_session(conn, user.id,
-                                               request.app.state.settings.review.session_hours)
-    if user is None:
+    try:
+        signed_in = await sign_in(request, username.strip(), password)
+    except TooManyAttempts as exc:
+        return _render(request, "login.html", {
+            "user": None, "login_token": login_token, "next": _safe_next(next),
+            "error": str(exc).capitalize() + "."}, status=429)
+    if signed_in is None:
         response = _render(request, "login.html", {
             "user": None, "login_token": login_token, "next": _safe_next(next),
             "error": "Wrong username or password."}, status=401)
         return response
+    _user_row, token, _csrf = signed_in
     response = RedirectResponse(_safe_next(next), status_code=303)
     settings = request.app.state.settings.review
     response.set_cookie(auth.SESSION_COOKIE, token, httponly=True, samesite="lax",
@@ -105,7 +108,8 @@ def queue_filter(request: Request, state: str | None, pem: str | None, relevance
         state=None if state == "all" else (state or "pending"), pem_label=pem or None,
         relevance_label=relevance or None, relevance_route=route or None,
         design=design or None, year_from=year(year_from), year_to=year(year_to),
-        search=(q or "").strip() or None, page=max(1, page),
+        search=check_text("the search", (q or "").strip(), MAX_SEARCH_CHARS) or None,
+        page=max(1, page),
         per_page=request.app.state.settings.review.page_size)
 
 
@@ -155,7 +159,14 @@ def paper_page(request: Request, pmid: str, saved: str | None = None) -> Respons
 
 
 def _fields(form: Any) -> dict[str, str]:
-    return {k: str(form[k]) for k in store.EDITABLE if k in form}
+    out = {}
+    for k in store.EDITABLE:
+        if k in form:
+            value = form[k]
+            if not isinstance(value, str):      # a file part; BodyGuard refuses multipart
+                raise ReviewError(f"{k} must be text")
+            out[k] = value
+    return out
 
 
 @router.post("/papers/{pmid}/{action}")
@@ -169,10 +180,10 @@ def _paper_action(request: Request, pmid: str, action: str, form: Any) -> Respon
     auth.check_csrf(request, user, str(form.get("csrf_token", "")))
     review = _review(request)
     fields = _fields(form)
-    try:
-        version = int(str(form.get("version", "")))
-    except ValueError:
-        raise ReviewError("the form has no draft version; reload the page") from None
+    version_text = str(form.get("version", ""))
+    if not version_text.isdigit() or len(version_text) > 9:
+        raise ReviewError("the form has no draft version; reload the page")
+    version = int(version_text)
     try:
         if action == "save":
             review.save(pmid, version, fields, user.username)
