@@ -1,9 +1,10 @@
 """Signing in: Argon2 outside every transaction, on a small pool, behind a throttle.
 
 A sign-in reads the account (a read transaction), verifies the password on
-:data:`_VERIFY_POOL` (two threads: a flood of wrong passwords queues there instead of
-taking the server's request threads or the database's write lock), and only on success
-opens a write transaction to start the session.
+:data:`_VERIFY_POOL` (one thread: Argon2id already hashes on four lanes, and a flood of
+wrong passwords queues there instead of taking the server's request threads, its CPU or
+the database's write lock), and only on success opens a write transaction to start the
+session.
 
 Failed attempts are counted per account and per client address in this process's
 memory (:class:`LoginThrottle`). In memory, not in a table, on purpose: recording each
@@ -32,7 +33,7 @@ from ..store import users
 
 log = logging.getLogger(__name__)
 
-_VERIFY_POOL = ThreadPoolExecutor(max_workers=2, thread_name_prefix="argon2")
+_VERIFY_POOL = ThreadPoolExecutor(max_workers=1, thread_name_prefix="argon2")
 #: Per address, this many times the per-account limit (curators may share one NAT).
 ADDRESS_FACTOR = 5
 
