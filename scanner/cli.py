@@ -16,7 +16,7 @@ import click
 from . import __version__
 from .config import Settings, load_settings
 from .errors import ScannerError
-from .logs import setup_logging
+from .logs import redact, setup_logging
 from .policy import Policy, load_policy
 from .store.db import Database, open_database
 
@@ -68,7 +68,7 @@ def handle_errors(func: F) -> F:
         try:
             return func(*args, **kwargs)
         except ScannerError as exc:
-            click.echo(f"scanner: error: {exc}", err=True)
+            click.echo(f"scanner: error: {redact(str(exc))}", err=True)
             sys.exit(exc.exit_code)
         except KeyboardInterrupt:
             click.echo("scanner: interrupted", err=True)

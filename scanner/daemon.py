@@ -48,7 +48,7 @@ from .daemon_support import (
     sqlite_has_wal_race,
 )
 from .errors import ScanInProgressError, ScannerError
-from .logs import kv
+from .logs import kv, redact
 from .policy import Policy
 from .pubmed.eutils import EutilsClient
 from .recheck import Rechecker
@@ -368,7 +368,8 @@ class Daemon:
                 run_id = conn.execute(select(ScanRun.id).where(ScanRun.owner == owner)
                                       .order_by(ScanRun.id.desc()).limit(1)).scalar()
         entry = {"job": kind, "start": iso(start), "end": iso(end), "outcome": outcome,
-                 "run_id": run_id, "error": error, "summary": summary}
+                 "run_id": run_id, "error": redact(error) if error else error,
+                 "summary": summary}
         state = "stopping" if self.stop.is_set() else "idle"
         counted = self._write(daemon_state.job_finished, entry, state=state)
         consecutive, total = counted if counted else (0, 0)

@@ -32,7 +32,7 @@ from lxml import etree
 from .. import __version__
 from ..config import EutilsSettings
 from ..errors import EutilsError, QueryError
-from ..logs import kv, register_secret
+from ..logs import kv, redact, register_secret
 from .parse import DeletedCitations, ParsedRecord, PubmedXMLError, parse_pubmed_xml
 from .ratelimit import RateLimiter, shared_limiter
 
@@ -212,8 +212,8 @@ class EutilsClient:
                     if status == 429:
                         last += " (rate limited)"
                 else:
-                    raise EutilsError(
-                        f"{request.endpoint}: HTTP {status}: {_describe_body(body, ctype)}",
+                    raise EutilsError(redact(
+                        f"{request.endpoint}: HTTP {status}: {_describe_body(body, ctype)}"),
                         endpoint=request.endpoint, attempts=attempt)
             if attempt == attempts:
                 break
@@ -222,7 +222,7 @@ class EutilsClient:
                            of=attempts, reason=last, wait_s=f"{delay:.2f}"))
             self._sleep(delay)
         raise EutilsError(
-            f"{request.endpoint} failed after {attempts} attempts: {last}",
+            redact(f"{request.endpoint} failed after {attempts} attempts: {last}"),
             endpoint=request.endpoint, attempts=attempts)
 
     # -- esearch -------------------------------------------------------------------

@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import Connection, Row, insert, select, update
 
 from .. import __version__
+from ..logs import redact
 from ..policy import Policy
 from .models import ScanRun, Watermark
 
@@ -49,7 +50,8 @@ def finish_run(conn: Connection, run_id: int, *, outcome: str, counts: dict[str,
                error: str | None = None) -> None:
     assert outcome in OUTCOMES
     conn.execute(update(ScanRun).where(ScanRun.id == run_id).values(
-        outcome=outcome, finished_at=utcnow(), counts=counts, error=error))
+        outcome=outcome, finished_at=utcnow(), counts=counts,
+        error=redact(error) if error is not None else None))
 
 
 def mark_crashed(conn: Connection, owner: str) -> int:
