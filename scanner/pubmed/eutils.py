@@ -33,7 +33,13 @@ from .. import __version__
 from ..config import EutilsSettings
 from ..errors import EutilsError, QueryError
 from ..logs import kv, redact, register_secret
-from .parse import DeletedCitations, ParsedRecord, PubmedXMLError, parse_pubmed_xml
+from .parse import (
+    DeletedCitations,
+    ParsedRecord,
+    PubmedXMLError,
+    is_pmid,
+    parse_pubmed_xml,
+)
 from .ratelimit import RateLimiter, shared_limiter
 
 log = logging.getLogger(__name__)
@@ -285,6 +291,11 @@ def _validate_esearch(body: bytes, content_type: str) -> SearchResult:
     if count_text is None or not count_text.strip().isdigit():
         raise BadResponse("eSearchResult without a Count")
     ids = tuple(i.text.strip() for i in root.findall("IdList/Id") if i.text)
+    bad = [i for i in ids if not is_pmid(i)]
+    if bad:
+        log.warning(kv("esearch_ids_skipped", count=len(bad), first=bad[0][:40],
+                       reason="not a PMID (1-9 digits)"))
+        ids = tuple(i for i in ids if is_pmid(i))
     warning_list = root.findall("WarningList/*")
     quoted = [w for w in warning_list if w.tag == "QuotedPhraseNotFound"
               or "quoted phrase not found" in _text(w).lower()]
