@@ -198,8 +198,7 @@ class EutilsClient:
             retry_after: float | None = None
             self.limiter.acquire()
             try:
-                response = self._http.post(request.url, data=form)
-                body = response.content
+                response, body = self._post(request, form)
             except httpx.TimeoutException as exc:
                 last = f"timed out ({type(exc).__name__})"
             except httpx.TransportError as exc:
@@ -230,6 +229,30 @@ class EutilsClient:
         raise EutilsError(
             redact(f"{request.endpoint} failed after {attempts} attempts: {last}"),
             endpoint=request.endpoint, attempts=attempts)
+
+    def _post(self, request: EutilsRequest, form: dict[str, str]) -> tuple[httpx.Response,
+                                                                           bytes]:
+        """POST and read the body, refusing one over ``max_response_bytes`` (a clear
+        EutilsError, not retried: the same request would bring the same body)."""
+        cap = self.settings.max_response_bytes
+        with self._http.stream("POST", request.url, data=form) as response:
+            declared = response.headers.get("content-length", "")
+            if declared.isdigit() and int(declared) > cap:
+                raise self._too_large(request, f"{int(declared):,} bytes announced")
+            chunks: list[bytes] = []
+            size = 0
+            for chunk in response.iter_bytes():
+                size += len(chunk)
+                if size > cap:
+                    raise self._too_large(request, f"over {cap:,} bytes read")
+                chunks.append(chunk)
+        return response, b"".join(chunks)
+
+    def _too_large(self, request: EutilsRequest, detail: str) -> EutilsError:
+        return EutilsError(
+            f"{request.endpoint}: response too large ({detail}; the limit is "
+            f"eutils.max_response_bytes = {self.settings.max_response_bytes:,}); lower "
+            "eutils.batch_size or raise the limit", endpoint=request.endpoint, attempts=1)
 
     # -- esearch -------------------------------------------------------------------
     def esearch(self, term: str, *, mindate: str | None = None, maxdate: str | None = None,
