@@ -45,10 +45,12 @@ class Context:
 
         return stored_active_version(self.settings) or self.settings.policy.active
 
-    def database(self, *, migrate: bool = True) -> Database:
+    def database(self, *, migrate: bool = True, create: bool = False) -> Database:
+        """The configured store; a missing SQLite file is refused unless ``create``
+        (only ``db upgrade`` and ``demo`` create one)."""
         s = self.settings
         return open_database(s.database_url, busy_timeout_ms=s.database.busy_timeout_ms,
-                             migrate=migrate)
+                             migrate=migrate, create=create)
 
 
 def _date(_ctx: Any, _param: Any, value: str | None) -> dt.date | None:
@@ -530,7 +532,7 @@ def db() -> None:
 @handle_errors
 def db_upgrade(obj: Context) -> None:
     """Create or upgrade the schema to this scanner's version."""
-    database = obj.database(migrate=True)
+    database = obj.database(migrate=True, create=True)
     click.echo(f"{database.display_url}: schema {database.current_revision()}")
 
 
@@ -539,7 +541,7 @@ def db_upgrade(obj: Context) -> None:
 @handle_errors
 def db_current(obj: Context) -> None:
     """Print the schema version stamped in the database."""
-    database = Database(obj.settings.database_url)
+    database = Database(obj.settings.database_url, create=False)
     click.echo(database.current_revision() or "none")
 
 

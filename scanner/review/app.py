@@ -22,7 +22,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from .. import __version__
 from ..config import Settings
-from ..errors import ReviewError, StaleDraftError
+from ..errors import ReviewError, StaleDraftError, StoreError
 from ..logs import kv
 from ..policy import Policy
 from ..store.db import Database
@@ -101,6 +101,15 @@ def create_app(settings: Settings, db: Database, policy: Policy) -> FastAPI:
         return templates.TemplateResponse(request, "error.html", {
             "user": current_user(request, db), "message": exc.detail,
             "status": exc.status_code}, status_code=exc.status_code)
+
+    @app.exception_handler(StoreError)
+    async def store_error(request: Request, exc: StoreError) -> Response:
+        log.error(kv("review_store_error", path=request.url.path, error=str(exc)))
+        message = f"the database cannot be used right now: {exc}"
+        if request.url.path.startswith("/api/"):
+            return JSONResponse({"detail": message}, status_code=503)
+        return templates.TemplateResponse(request, "error.html", {
+            "user": None, "message": message, "status": 503}, status_code=503)
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(request: Request, exc: RequestValidationError) -> Response:

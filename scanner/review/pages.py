@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 from urllib.parse import urlencode
 
@@ -9,8 +10,9 @@ from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from ..errors import ReviewError, StaleDraftError
+from ..errors import ReviewError, StaleDraftError, StoreError
 from ..export import FORMATS
+from ..logs import kv
 from ..store import drafts as store
 from ..store import users
 from . import auth
@@ -20,6 +22,7 @@ from .service import LABELS, Review
 from .validate import MAX_SEARCH_CHARS, check_text
 
 router = APIRouter(include_in_schema=False)
+log = logging.getLogger(__name__)
 EXPORT_TYPES = {"json": ("application/json", "json"), "csv": ("text/csv", "csv"),
                 "bibtex": ("application/x-bibtex", "bib"),
                 "ris": ("application/x-research-info-systems", "ris"),
@@ -207,6 +210,11 @@ def _paper_action(request: Request, pmid: str, action: str, form: Any) -> Respon
     except StaleDraftError as exc:
         return _paper_page(request, user, pmid, status=409, stale=exc, unsaved=fields,
                            error=str(exc))
+    except StoreError as exc:   # full disk, read-only store: show the text back, unsaved
+        log.error(kv("review_store_error", pmid=pmid, action=action, error=str(exc)))
+        return _paper_page(request, user, pmid, status=503, unsaved=fields,
+                           error=f"Nothing was saved: {exc}. Your text is still in the "
+                                 "form below; save again once the database is fixed.")
     return RedirectResponse(f"/papers/{pmid}?saved={done}", status_code=303)
 
 
