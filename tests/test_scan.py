@@ -281,6 +281,9 @@ def cli_env(tmp_path: Path, server: Any, db_url: str) -> dict[str, str]:
                    "backoff_max = 0.05\nbatch_size = 20\nread_timeout = 5.0\n"
                    "[scan]\nwindow_days = 400\n")
     env["SCANNER_TEST_CONFIG"] = str(cfg)
+    # Only `scanner db upgrade` (or demo) creates a store; the CLI refuses a missing one.
+    subprocess.run(scanner_cmd(env, "db", "upgrade"), env=env, check=True,
+                   capture_output=True, timeout=120)
     return env
 
 
