@@ -227,3 +227,59 @@ def test_api_docs_page_is_gone_and_the_openapi_document_stays(
     assert client.get("/api/docs").status_code == 404
     spec = client.get("/api/openapi.json").json()
     assert "delete" in spec["paths"]["/api/session"]
+
+
+# -- items 9 and 10: the store fails or vanishes under the app -----------------------------
+def test_a_failed_save_shows_the_curators_text_back(app: tuple[TestClient, Database],
+                                                    tmp_path: Path) -> None:
+    client, db = app
+    assert sign_in(client, "alice").status_code == 303
+    pmid = first_pending(db)
+    token, version = csrf(client), version_of(client, pmid)
+    before = draft_state(db, pmid)
+    path = db.url.database
+    ro = Database(f"sqlite:///file:{path}?mode=ro&uri=true")
+    client.app.state.db = ro                         # type: ignore[attr-defined]
+    client.app.state.review.db = ro                  # type: ignore[attr-defined]
+    text = "A careful summary the curator must not lose."
+    r = client.post(f"/papers/{pmid}/save", data={"csrf_token": token, "version": version,
+                                                  "summary": text})
+    assert r.status_code == 503 and "Nothing was saved" in r.text
+    assert text in r.text and "readonly" in r.text
+    ro.dispose()
+    assert draft_state(db, pmid) == before
+
+
+def test_a_store_deleted_under_the_app_is_refused_not_written(
+        app: tuple[TestClient, Database]) -> None:
+    client, db = app
+    assert sign_in(client, "alice").status_code == 303
+    pmid = first_pending(db)
+    token, version = csrf(client), version_of(client, pmid)
+    path = Path(db.url.database or "")
+    for suffix in ("", "-wal", "-shm"):
+        Path(str(path) + suffix).unlink(missing_ok=True)
+    r = client.post(f"/papers/{pmid}/save", data={"csrf_token": token, "version": version,
+                                                  "summary": "into the void"})
+    assert r.status_code == 503 and "is gone" in r.text
+    assert "Saved." not in r.text and not path.exists()
+
+
+# -- item 11: exports -------------------------------------------------------------------------
+def test_bibtex_tex_commands_and_csv_formulas_are_neutralised(
+        app: tuple[TestClient, Database]) -> None:
+    client, db = app
+    assert sign_in(client, "alice").status_code == 303
+    pmid = first_pending(db)
+    fields = form_fields(client, pmid)
+    fields["bibtex"] = ("@article{evil,\n  title = {Caf\\'e \\input{/etc/passwd} "
+                        "\\immediate\\write18{touch /tmp/pwned} ^^5cinput},\n  year = {2026}\n}")
+    fields["summary"] = " =HYPERLINK(\"http://x\")"
+    r = client.post(f"/papers/{pmid}/approve", data={
+        "csrf_token": csrf(client), "version": version_of(client, pmid), **fields})
+    assert r.status_code == 303, r.text[:300]
+    bib = client.get("/export/bibtex").text
+    assert "\\input" not in bib and "\\write18" not in bib and "\\immediate" not in bib
+    assert "^^" not in bib and "\\textbackslash{}input" in bib and "Caf\\'e" in bib
+    csv_text = client.get("/export/csv").text
+    assert "' =HYPERLINK" in csv_text
