@@ -139,6 +139,9 @@ def test_edge_inputs_answer_4xx_in_html_on_pages(app: tuple[TestClient, Database
     r = client.get("/", params={"q": "a" * 50_010})
     assert r.status_code == 422 and "too long" in r.text
     assert r.headers["content-type"].startswith("text/html")
+    r = client.get("/", params={"q": "fatigue\x00"})      # PostgreSQL refuses NUL
+    assert r.status_code == 422 and "U+0000" in r.text
+    assert client.get("/", params={"q": "100%00 sure"}).status_code == 200
     r = client.get("/", params={"page": "x"})
     assert r.status_code == 422 and r.headers["content-type"].startswith("text/html")
     assert "page" in r.text

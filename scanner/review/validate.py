@@ -88,18 +88,23 @@ def check_form(body: bytes, max_chars: int = MAX_FIELD_CHARS) -> None:
 
 
 def check_query(query: bytes, max_chars: int = MAX_FIELD_CHARS) -> None:
+    """Every name and value of a query string is UTF-8 and passes :func:`check_text`."""
+    # parse_qsl with latin-1 keeps each percent-decoded byte as one character.
     for name, value in parse_qsl(query.decode("latin-1"), keep_blank_values=True,
                                  encoding="latin-1"):
-        raw_name = name.encode("latin-1")
-        label = _decode(raw_name, "a query parameter name", plus=False)
-        check_text(label, _decode(value.encode("latin-1"), label, plus=False), max_chars)
+        label = _utf8(name.encode("latin-1"), "a query parameter name")
+        check_text("a query parameter name", label, 200)
+        check_text(label, _utf8(value.encode("latin-1"), label), max_chars)
 
 
-def _decode(raw: bytes, name: str, plus: bool = True) -> str:
-    if plus:
-        raw = raw.replace(b"+", b" ")
+def _decode(raw: bytes, name: str) -> str:
+    """A form name or value: ``+`` is a space, then percent-decoded, then UTF-8."""
+    return _utf8(unquote_to_bytes(raw.replace(b"+", b" ")), name)
+
+
+def _utf8(raw: bytes, name: str) -> str:
     try:
-        return unquote_to_bytes(raw).decode("utf-8")
+        return raw.decode("utf-8")
     except UnicodeDecodeError:
         raise InvalidText(f"{name} is not valid UTF-8 text") from None
 
