@@ -182,8 +182,10 @@ def test_wrong_passwords_are_throttled_per_account_with_a_log_line(
         assert r.status_code == 401
     r = client.post("/api/session", json={"username": "bob", "password": PASSWORD})
     assert r.status_code == 429 and "too many failed sign-ins" in r.json()["detail"]
+    assert 0 < int(r.headers["retry-after"]) <= 15 * 60
     page = sign_in(client, "bob")
     assert page.status_code == 429 and "Too many failed sign-ins" in page.text
+    assert int(page.headers["retry-after"]) > 0
     assert any("login_throttled" in m and "user:bob" in m for m in caplog.messages)
     # Another account from the same address is not locked out by bob's attempts.
     assert sign_in(client, "alice").status_code == 303

@@ -28,6 +28,7 @@ from ..policy import Policy
 from ..store.db import Database
 from . import api, pages
 from .auth import SignInRequired, current_user
+from .login import TooManyAttempts
 from .service import Review
 from .validate import BodyGuard
 
@@ -85,7 +86,9 @@ def create_app(settings: Settings, db: Database, policy: Policy) -> FastAPI:
             body: dict[str, Any] = {"detail": str(exc)}
             if isinstance(exc, StaleDraftError):
                 body |= {"current_version": exc.current_version, "changes": exc.changes}
-            return JSONResponse(body, status_code=_api_status(request, exc))
+            headers = {"Retry-After": str(exc.retry_after)} \
+                if isinstance(exc, TooManyAttempts) else None
+            return JSONResponse(body, status_code=_api_status(request, exc), headers=headers)
         if isinstance(exc, SignInRequired):
             target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
             return RedirectResponse(f"/login?next={quote(target)}", status_code=303)

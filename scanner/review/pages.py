@@ -66,9 +66,11 @@ async def login(request: Request, username: str = Form(""), password: str = Form
     try:
         signed_in = await sign_in(request, username.strip(), password)
     except TooManyAttempts as exc:
-        return _render(request, "login.html", {
+        page = _render(request, "login.html", {
             "user": None, "login_token": login_token, "next": _safe_next(next),
             "error": str(exc).capitalize() + "."}, status=429)
+        page.headers["Retry-After"] = str(exc.retry_after)
+        return page
     if signed_in is None:
         response = _render(request, "login.html", {
             "user": None, "login_token": login_token, "next": _safe_next(next),
