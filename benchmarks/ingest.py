@@ -78,6 +78,8 @@ def main() -> None:
                 db = Path(tmp) / f"ingest{i}.sqlite"
                 env = {**env0, "SCANNER_EUTILS_URL": base_url,
                        "SCANNER_DATABASE_URL": f"sqlite:///{db}"}
+                subprocess.run([py, "-m", "scanner", "--config", str(cfg), "db", "upgrade"],
+                               env=env, check=True, capture_output=True)   # not timed
                 wall, rss, out = run_child(
                     [py, "-m", "scanner", "--config", str(cfg), "--log-level", "WARNING",
                      "scan", "--since", "1900-01-01", "--until", "2021-06-30"], env)

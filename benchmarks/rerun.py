@@ -90,6 +90,8 @@ def main() -> None:
         try:
             env = {**env0, "SCANNER_EUTILS_URL": base_url,
                    "SCANNER_DATABASE_URL": f"sqlite:///{db_path}"}
+            subprocess.run([py, "-m", "scanner", "--config", str(cfg), "db", "upgrade"],
+                           env=env, check=True, capture_output=True)
             start = time.perf_counter()
             out = subprocess.run(
                 [py, "-m", "scanner", "--config", str(cfg), "scan", "--since", "1900-01-01",

@@ -70,6 +70,8 @@ class EutilsSettings(_Section):
     backoff_base: float = Field(1.0, ge=0, description="First backoff step in seconds.")
     backoff_max: float = Field(60.0, ge=0, description="Longest wait between tries.")
     batch_size: int = Field(200, ge=1, le=10_000, description="Records per efetch call.")
+    max_response_bytes: int = Field(
+        256 * 1024 * 1024, ge=1024, description="Largest E-utilities response accepted.")
 
     @field_validator("tool")
     @classmethod
@@ -176,6 +178,14 @@ class ReviewSettings(_Section):
         description="Largest full text (PDF or plain text) a curator may upload, in MB.")
     upload_max_pages: int = Field(
         500, ge=1, le=10_000, description="Most pages read from an uploaded PDF.")
+    idle_minutes: float = Field(
+        60.0, gt=0, description="A session unused this long is signed out (idle timeout).")
+    max_body_bytes: int = Field(1_000_000, ge=10_000, description="Largest request body (413).")
+    max_field_chars: int = Field(20_000, ge=100, description="Longest text field (422).")
+    login_attempts: int = Field(
+        10, ge=1, description="Failed sign-ins per account, and 5x this per address, within "
+                              "login_window_minutes before sign-in is refused for a while.")
+    login_window_minutes: float = Field(15.0, gt=0, description="Window of the login throttle.")
 
 
 class Settings(_Section):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import sys
 from typing import Any
 
@@ -15,10 +16,18 @@ def register_secret(value: str | None) -> None:
         _SECRETS.add(value)
 
 
+#: ``api_key=...``, ``"api-key": "..."`` and the like: how a server echoes a key back.
+#: The same pattern scrubs stored rows in migration 0007.
+API_KEY_PATTERN = re.compile(
+    r"""(?i)(api[-_ ]?key["']?\s*[:=]\s*["']?)([^"'\s,;&}<>]+)""")
+
+
 def redact(text: str) -> str:
+    """``text`` with every registered secret, and any value labelled as an API key, replaced
+    by ``***``: applied to every error string before it is printed, logged or stored."""
     for secret in _SECRETS:
         text = text.replace(secret, "***")
-    return text
+    return API_KEY_PATTERN.sub(r"\1***", text)
 
 
 def _fmt_value(value: Any) -> str:

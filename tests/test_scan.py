@@ -336,6 +336,9 @@ def cli_env(tmp_path: Path, server: Any, db_url: str) -> dict[str, str]:
                    "[eutils]\nrequests_per_second = 0\nbackoff_base = 0.01\n"
                    "backoff_max = 0.05\nbatch_size = 20\nread_timeout = 5.0\n")
     env["SCANNER_TEST_CONFIG"] = str(cfg)
+    # Only `scanner db upgrade` (or demo) creates a store; the CLI refuses a missing one.
+    subprocess.run(scanner_cmd(env, "db", "upgrade"), env=env, check=True,
+                   capture_output=True, timeout=120)
     return env
 
 

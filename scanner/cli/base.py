@@ -13,6 +13,7 @@ import click
 
 from ..config import Settings, load_settings
 from ..errors import ScannerError
+from ..logs import redact
 from ..policy import Policy, load_policy
 from ..store.db import Database, open_database
 
@@ -45,10 +46,12 @@ class Context:
 
         return stored_active_version(self.settings) or self.settings.policy.active
 
-    def database(self, *, migrate: bool = True) -> Database:
+    def database(self, *, migrate: bool = True, create: bool = False) -> Database:
+        """The configured store; a missing SQLite file is refused unless ``create``
+        (only ``db upgrade``, ``demo`` and ``up`` create one)."""
         s = self.settings
         return open_database(s.database_url, busy_timeout_ms=s.database.busy_timeout_ms,
-                             migrate=migrate)
+                             migrate=migrate, create=create)
 
     def cache_dir(self, cache_dir: str | None, no_cache: bool) -> Path | None:
         """The embedding cache (``--cache-dir``, default ``var/cache`` beside the config)."""
@@ -73,7 +76,7 @@ policy_option = click.option("--policy", "version", default=None,
 
 def fail(exc: ScannerError) -> None:
     """Print one line for ``exc`` and exit with its status."""
-    click.echo(f"scanner: error: {exc}", err=True)
+    click.echo(f"scanner: error: {redact(str(exc))}", err=True)
     sys.exit(exc.exit_code)
 
 

@@ -81,7 +81,7 @@ def db() -> None:
 @click.pass_obj
 def db_upgrade(obj: Context) -> None:
     """Create or upgrade the schema to this scanner's version."""
-    database = obj.database(migrate=True)
+    database = obj.database(migrate=True, create=True)
     click.echo(f"{database.display_url}: schema {database.current_revision()}")
 
 
@@ -89,7 +89,7 @@ def db_upgrade(obj: Context) -> None:
 @click.pass_obj
 def db_current(obj: Context) -> None:
     """Print the schema version stamped in the database."""
-    database = Database(obj.settings.database_url)
+    database = Database(obj.settings.database_url, create=False)
     click.echo(database.current_revision() or "none")
 
 
@@ -106,7 +106,7 @@ def up(ctx: click.Context, host: str | None, port: int | None,
 
     obj: Context = ctx.obj
     settings = obj.settings
-    db = obj.database()  # creates or upgrades the store once, before the children start
+    db = obj.database(create=True)  # creates or upgrades the store once, before the children
     level = "INFO"  # the children's logs are the deployment's record; --log-level rules
     parent = ctx.parent
     if parent is not None and parent.get_parameter_source(

@@ -44,7 +44,7 @@ from ..config import Settings
 from ..errors import ScanInProgressError, ScannerError
 from ..ingest.recheck import Rechecker
 from ..ingest.scan import SCAN_LEASE, Classifier, Scanner, ScanStopped
-from ..logs import kv
+from ..logs import kv, redact
 from ..pubmed.eutils import EutilsClient
 from ..store import daemon_state, leases
 from ..store.daemon_state import DAEMON, iso
@@ -363,7 +363,8 @@ class Daemon:
                 run_id = conn.execute(select(ScanRun.id).where(ScanRun.owner == owner)
                                       .order_by(ScanRun.id.desc()).limit(1)).scalar()
         entry = {"job": kind, "start": iso(start), "end": iso(end), "outcome": outcome,
-                 "run_id": run_id, "error": error, "summary": summary}
+                 "run_id": run_id, "error": redact(error) if error else error,
+                 "summary": summary}
         state = "stopping" if self.stop.is_set() else "idle"
         counted = self._write(daemon_state.job_finished, entry, state=state)
         consecutive, total = counted if counted else (0, 0)

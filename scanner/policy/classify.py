@@ -13,6 +13,7 @@ from typing import IO, Any
 from classifiers.policy import Policy
 
 from ..errors import ScannerError
+from ..logs import kv
 from ..pubmed.parse import ParsedRecord, iter_pubmed_xml
 
 log = logging.getLogger(__name__)
@@ -26,8 +27,12 @@ def _output(path: Path | None) -> Iterator[IO[str]]:
         yield sys.stdout
         return
     tmp = path.with_name(path.name + ".part")
-    with tmp.open("w", encoding="utf-8") as fh:
-        yield fh
+    try:
+        with tmp.open("w", encoding="utf-8") as fh:
+            yield fh
+    except BaseException:
+        tmp.unlink(missing_ok=True)     # an error leaves no .part behind
+        raise
     tmp.replace(path)  # a crash leaves no half-written output under the real name
 
 
@@ -57,7 +62,7 @@ def policy_classifier(policy: Policy) -> Any:
 def classify_file(policy: Policy, input_path: Path, output_path: Path | None,
                   fulltext_dir: Path | None = None) -> int:
     """Classify every record of ``input_path``; returns how many were written."""
-    from classifiers.fulltext import read_fulltext, read_fulltext_document
+    from classifiers.fulltext import FullTextRefused, read_fulltext, read_fulltext_document
     from classifiers.paper import Paper
     from classifiers.pipeline import PaperClassifier
 
@@ -72,12 +77,20 @@ def classify_file(policy: Policy, input_path: Path, output_path: Path | None,
             papers = [Paper.from_record(r) for r in chunk]
             fulltexts: list[Any] | None = None
             missing: dict[str, str] | None = None
-            if fulltext_dir is not None and policy.fulltext is None:
-                fulltexts = [read_fulltext(fulltext_dir, p.pmid) for p in papers]
-            elif fulltext_dir is not None:
-                fulltexts = [read_fulltext_document(fulltext_dir, p.pmid) for p in papers]
+            if fulltext_dir is not None:
                 missing = {p.pmid: f"no full text {p.pmid}.xml or {p.pmid}.txt in the "
                            "full-text directory" for p in papers}
+                reader = read_fulltext if policy.fulltext is None else read_fulltext_document
+                fulltexts = []
+                for p in papers:
+                    try:
+                        fulltexts.append(reader(fulltext_dir, p.pmid))
+                    except FullTextRefused as exc:
+                        log.warning(kv("fulltext_refused", pmid=p.pmid, reason=str(exc)))
+                        fulltexts.append(None)
+                        missing[p.pmid] = str(exc)
+                if policy.fulltext is None:
+                    missing = None
             for result in classifier.classify(papers, fulltexts, missing=missing):
                 out.write(json.dumps(result, ensure_ascii=False) + "\n")
                 count += 1

@@ -102,7 +102,33 @@ def _json(entries: Sequence[Mapping[str, Any]]) -> str:
 
 def _cell(value: Any) -> str:
     text = _iso(value) if not isinstance(value, bool) else str(value).lower()
-    return "'" + text if text.startswith(_CSV_RISKY) else text
+    # A spreadsheet skips leading blanks before a formula: guard " =1+1" too.
+    risky = text.startswith(_CSV_RISKY) or text.lstrip().startswith(_CSV_RISKY)
+    return "'" + text if risky else text
+
+
+#: TeX commands a curator's BibTeX may keep: accents, escaped specials and text styles.
+_TEX_ALLOWED = frozenset({
+    "'", '"', "`", "^", "~", "=", ".", "u", "v", "H", "c", "k", "r", "d", "b", "t",
+    "o", "O", "ss", "ae", "AE", "aa", "AA", "oe", "OE", "l", "L", "i", "j",
+    "&", "%", "$", "#", "_", "{", "}", " ", "-", "textbackslash", "textbraceleft",
+    "textbraceright", "textasciitilde", "textasciicircum", "emph", "textit", "textbf",
+    "textsc", "textsuperscript", "textsubscript", "textendash", "textemdash"})
+_TEX_COMMAND = re.compile(r"\\([A-Za-z@]+|[^A-Za-z@])|\^\^")
+
+
+def neutralize_tex(bib: str) -> str:
+    """A curator's BibTeX with every TeX command outside :data:`_TEX_ALLOWED` (``\\input``,
+    ``\\write18``, ``\\def``...) and ``^^`` escapes written as harmless text."""
+    def fix(m: re.Match[str]) -> str:
+        if m.group(0) == "^^":
+            return r"\textasciicircum{}\textasciicircum{}"
+        if m.group(1) in _TEX_ALLOWED:
+            return m.group(0)
+        if m.group(1) == "\\":
+            return r"\textbackslash{}\textbackslash{}"
+        return r"\textbackslash{}" + m.group(1)
+    return _TEX_COMMAND.sub(fix, bib)
 
 
 def _csv(entries: Sequence[Mapping[str, Any]]) -> str:
@@ -148,6 +174,8 @@ def _bibtex(entries: Sequence[Mapping[str, Any]]) -> str:
         bib = _fields(entry)["bibtex"].strip()
         if not (bib.startswith("@") and bib.endswith("}") and _balanced(bib)):
             bib = bibtex_entry(_record(entry))   # missing or broken: rebuilt from the record
+        else:
+            bib = neutralize_tex(bib)
         name = next(f for f in _STAMP_FIELDS
                     if not re.search(rf"^\s*{re.escape(f)}\s*=", bib, re.M | re.I))
         body = bib[:-1].rstrip()

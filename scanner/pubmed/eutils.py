@@ -32,8 +32,14 @@ from lxml import etree
 from .. import __version__
 from ..config import EutilsSettings
 from ..errors import EutilsError, QueryError
-from ..logs import kv, register_secret
-from .parse import DeletedCitations, ParsedRecord, PubmedXMLError, parse_pubmed_xml
+from ..logs import kv, redact, register_secret
+from .parse import (
+    DeletedCitations,
+    ParsedRecord,
+    PubmedXMLError,
+    is_pmid,
+    parse_pubmed_xml,
+)
 from .ratelimit import RateLimiter, shared_limiter
 
 log = logging.getLogger(__name__)
@@ -192,8 +198,7 @@ class EutilsClient:
             retry_after: float | None = None
             self.limiter.acquire()
             try:
-                response = self._http.post(request.url, data=form)
-                body = response.content
+                response, body = self._post(request, form)
             except httpx.TimeoutException as exc:
                 last = f"timed out ({type(exc).__name__})"
             except httpx.TransportError as exc:
@@ -212,8 +217,8 @@ class EutilsClient:
                     if status == 429:
                         last += " (rate limited)"
                 else:
-                    raise EutilsError(
-                        f"{request.endpoint}: HTTP {status}: {_describe_body(body, ctype)}",
+                    raise EutilsError(redact(
+                        f"{request.endpoint}: HTTP {status}: {_describe_body(body, ctype)}"),
                         endpoint=request.endpoint, attempts=attempt)
             if attempt == attempts:
                 break
@@ -222,8 +227,32 @@ class EutilsClient:
                            of=attempts, reason=last, wait_s=f"{delay:.2f}"))
             self._sleep(delay)
         raise EutilsError(
-            f"{request.endpoint} failed after {attempts} attempts: {last}",
+            redact(f"{request.endpoint} failed after {attempts} attempts: {last}"),
             endpoint=request.endpoint, attempts=attempts)
+
+    def _post(self, request: EutilsRequest, form: dict[str, str]) -> tuple[httpx.Response,
+                                                                           bytes]:
+        """POST and read the body, refusing one over ``max_response_bytes`` (a clear
+        EutilsError, not retried: the same request would bring the same body)."""
+        cap = self.settings.max_response_bytes
+        with self._http.stream("POST", request.url, data=form) as response:
+            declared = response.headers.get("content-length", "")
+            if declared.isdigit() and int(declared) > cap:
+                raise self._too_large(request, f"{int(declared):,} bytes announced")
+            chunks: list[bytes] = []
+            size = 0
+            for chunk in response.iter_bytes():
+                size += len(chunk)
+                if size > cap:
+                    raise self._too_large(request, f"over {cap:,} bytes read")
+                chunks.append(chunk)
+        return response, b"".join(chunks)
+
+    def _too_large(self, request: EutilsRequest, detail: str) -> EutilsError:
+        return EutilsError(
+            f"{request.endpoint}: response too large ({detail}; the limit is "
+            f"eutils.max_response_bytes = {self.settings.max_response_bytes:,}); lower "
+            "eutils.batch_size or raise the limit", endpoint=request.endpoint, attempts=1)
 
     # -- esearch -------------------------------------------------------------------
     def esearch(self, term: str, *, mindate: str | None = None, maxdate: str | None = None,
@@ -285,6 +314,11 @@ def _validate_esearch(body: bytes, content_type: str) -> SearchResult:
     if count_text is None or not count_text.strip().isdigit():
         raise BadResponse("eSearchResult without a Count")
     ids = tuple(i.text.strip() for i in root.findall("IdList/Id") if i.text)
+    bad = [i for i in ids if not is_pmid(i)]
+    if bad:
+        log.warning(kv("esearch_ids_skipped", count=len(bad), first=bad[0][:40],
+                       reason="not a PMID (1-9 digits)"))
+        ids = tuple(i for i in ids if is_pmid(i))
     warning_list = root.findall("WarningList/*")
     quoted = [w for w in warning_list if w.tag == "QuotedPhraseNotFound"
               or "quoted phrase not found" in _text(w).lower()]

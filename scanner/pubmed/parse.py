@@ -19,6 +19,7 @@ from __future__ import annotations
 import datetime as dt
 import gzip
 import io
+import logging
 import os
 import re
 import zlib
@@ -29,6 +30,7 @@ from typing import IO, Any, Protocol, cast
 from lxml import etree
 
 from scanner.errors import ParseError
+from scanner.logs import kv
 
 __all__ = [
     "AbstractSection", "Author", "CommentCorrection", "DeletedCitations", "MeshHeading",
@@ -46,6 +48,21 @@ _ROOT = "PubmedArticleSet"
 CRDT_STATUS = "entrez"
 EDAT_STATUS = "pubmed"
 _RECORD_TAGS = ("PubmedArticle", "PubmedBookArticle", "DeleteCitation")
+#: A PMID: 1 to 9 digits, no leading zero. PMIDs are sequential integers, about 41 million
+#: in 2026 and growing by under 2 million a year, so nine digits (up to 999,999,999) leave
+#: centuries of room while refusing anything that is not one (``-1``, ``12 34``, a path,
+#: 26 digits) before it reaches a file name, a URL or the store.
+PMID_RE = re.compile(r"[1-9][0-9]{0,8}")
+log = logging.getLogger(__name__)
+
+
+def is_pmid(text: str) -> bool:
+    """Whether ``text`` is a well-formed PMID (see :data:`PMID_RE`)."""
+    return PMID_RE.fullmatch(text) is not None
+
+
+class BadRecord(ValueError):
+    """A record whose PMID is not one: reported and skipped, its batch-mates kept."""
 _MONTHS = {m: i for i, m in enumerate(
     ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"), 1)}
 _YEAR_RE = re.compile(r"(?<!\d)\d{4}(?!\d)")
@@ -445,13 +462,21 @@ def _book(elem: etree._Element, pmid: str, raw: bytes) -> ParsedRecord:
 def _record(elem: etree._Element) -> ParsedRecord | DeletedCitations:
     """The record for a complete PubmedArticle, PubmedBookArticle or DeleteCitation."""
     if elem.tag == "DeleteCitation":
-        return DeletedCitations(_texts(elem.iterchildren("PMID")))
+        pmids = _texts(elem.iterchildren("PMID"))
+        for bad in (p for p in pmids if not is_pmid(p)):
+            log.warning(kv("pubmed_record_skipped", element="DeleteCitation",
+                           line=elem.sourceline, pmid=bad[:40],
+                           reason="not a PMID (1-9 digits)"))
+        return DeletedCitations(tuple(p for p in pmids if is_pmid(p)))
     is_book = elem.tag == "PubmedBookArticle"
     container = _one(_kids(elem), "BookDocument" if is_book else "MedlineCitation")
     pmid = _text(next(container.iterchildren("PMID"), None) if container is not None else None)
     if not pmid:
         line = cast(int | None, elem.sourceline)
         raise PubmedXMLError(f"<{elem.tag}> at line {line} has no PMID", line=line)
+    if not is_pmid(pmid):
+        raise BadRecord(f"<{elem.tag}> at line {elem.sourceline}: {pmid[:40]!r} is not a "
+                        "PMID (1-9 digits); record skipped")
     raw = etree.tostring(elem, encoding="utf-8", with_tail=False)
     return (_book if is_book else _article)(elem, pmid, raw)
 
@@ -556,11 +581,16 @@ def iter_pubmed_xml(source: XMLSource) -> Iterator[ParsedRecord | DeletedCitatio
             if not seen_root:
                 root = elem.getroottree().getroot()
                 raise PubmedXMLError(f"not PubMed XML: root element is <{root.tag}>")
-            record = _record(elem)
+            try:
+                record: ParsedRecord | DeletedCitations | None = _record(elem)
+            except BadRecord as exc:
+                log.warning(kv("pubmed_record_skipped", error=str(exc)))
+                record = None
             elem.clear(keep_tail=False)
             while elem.getprevious() is not None:
                 del elem.getparent()[0]
-            yield record
+            if record is not None:
+                yield record
         if not seen_root:
             root = context.root
             detail = _text(next(root.iterchildren("ERROR"), None)) if root is not None else ""

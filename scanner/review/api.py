@@ -15,7 +15,7 @@ from pydantic import BaseModel, Field
 from ..errors import ReviewError
 from ..store import drafts as store
 from ..store import users
-from . import auth
+from . import auth, login
 from .pages import EXPORT_TYPES, queue_filter
 from .service import Review
 
@@ -53,13 +53,16 @@ def _changer(request: Request) -> auth.Curator:
     return user
 
 
-def _version(if_match: str | None) -> int:
+def _version(if_match: str | None, pmid: str) -> int:
+    """The version in an ETag ``"PMID-VERSION"``; one of another draft is refused."""
     if not if_match:
         raise ReviewError("send the draft's ETag in If-Match")
-    try:
-        return int(if_match.strip().removeprefix("W/").strip('"').rsplit("-", 1)[-1])
-    except ValueError:
-        raise ReviewError(f"not an ETag of a draft: {if_match!r}") from None
+    tag_pmid, _, number = if_match.strip().removeprefix("W/").strip('"').rpartition("-")
+    if not number.isdigit() or len(number) > 9:
+        raise ReviewError(f"not an ETag of a draft: {if_match[:80]!r}")
+    if tag_pmid != pmid:
+        raise ReviewError(f"the If-Match ETag is for draft {tag_pmid[:20]!r}, not {pmid!r}")
+    return int(number)
 
 
 def _etag(pmid: str, version: int) -> str:
@@ -87,19 +90,30 @@ def _with_etag(request: Request, pmid: str) -> JSONResponse:
                         headers={"ETag": _etag(pmid, view["draft"].version)})
 
 
-@router.post("/session", summary="Sign in; returns the CSRF token for later changes")
-def sign_in(request: Request, body: Credentials) -> JSONResponse:
+@router.post("/session", summary="Sign in; returns the CSRF token for later changes",
+             responses={429: {"description": "Too many failed sign-ins; try later"}})
+async def sign_in(request: Request, body: Credentials) -> JSONResponse:
     auth.check_origin(request)
     settings = request.app.state.settings.review
-    signed = users.sign_in(request.app.state.db, body.username, body.password,
-                           settings.session_hours)
-    if signed is None:
+    signed_in = await login.sign_in(request, body.username, body.password)
+    if signed_in is None:
         return JSONResponse({"detail": "wrong username or password"}, status_code=401)
-    user, token, csrf = signed
+    user, token, csrf = signed_in
     response = JSONResponse({"username": user.username, "role": user.role,
                              "csrf_token": csrf})
     response.set_cookie(auth.SESSION_COOKIE, token, httponly=True, samesite="lax",
                         secure=settings.secure_cookies, max_age=int(settings.session_hours * 3600))
+    return response
+
+
+@router.delete("/session", summary="Sign out: ends this session (X-CSRF-Token required)",
+               status_code=204)
+def sign_out(request: Request) -> Response:
+    user = _changer(request)
+    with request.app.state.db.write() as conn:
+        users.end_session(conn, user.session_token)
+    response = Response(status_code=204)
+    response.delete_cookie(auth.SESSION_COOKIE)
     return response
 
 
@@ -132,7 +146,7 @@ def patch_draft(request: Request, pmid: str, body: Fields,
                 if_match: str | None = Header(None)) -> JSONResponse:
     user = _changer(request)
     _require_if_match(if_match)
-    _review(request).save(pmid, _version(if_match), body.fields, user.username)
+    _review(request).save(pmid, _version(if_match, pmid), body.fields, user.username)
     return _with_etag(request, pmid)
 
 
@@ -141,7 +155,7 @@ def approve(request: Request, pmid: str, body: Decision | None = None,
             if_match: str | None = Header(None)) -> JSONResponse:
     user = _changer(request)
     _require_if_match(if_match)
-    _review(request).approve(pmid, _version(if_match), user.username,
+    _review(request).approve(pmid, _version(if_match, pmid), user.username,
                              body.fields if body else None)
     return _with_etag(request, pmid)
 
@@ -151,7 +165,7 @@ def reject(request: Request, pmid: str, body: Decision,
            if_match: str | None = Header(None)) -> JSONResponse:
     user = _changer(request)
     _require_if_match(if_match)
-    _review(request).reject(pmid, _version(if_match), user.username, body.reason or "",
+    _review(request).reject(pmid, _version(if_match, pmid), user.username, body.reason or "",
                             body.fields)
     return _with_etag(request, pmid)
 

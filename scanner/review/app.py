@@ -17,6 +17,7 @@ from urllib.parse import quote
 
 import anyio.to_thread
 from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
@@ -26,14 +27,16 @@ from classifiers.policy import Policy
 
 from .. import __version__
 from ..config import Settings
-from ..errors import ReviewError, StaleDraftError
+from ..errors import ReviewError, StaleDraftError, StoreError
 from ..logs import kv
 from ..store.db import POOL_CAPACITY, Database
 from . import api, dual_routes, pages, upload
 from . import public as public_routes
 from .auth import SignInRequired, current_user
 from .dual import DualReview
+from .login import TooManyAttempts
 from .service import Review
+from .validate import BodyGuard
 
 HERE = Path(__file__).parent
 log = logging.getLogger(__name__)
@@ -61,7 +64,9 @@ def create_app(settings: Settings, db: Database, policy: Policy) -> FastAPI:
                   description="Curators' review of evidence drafts. Sign in with POST "
                               "/api/session; send the returned csrf_token as X-CSRF-Token "
                               "and the draft's ETag as If-Match on every change.",
-                  docs_url="/api/docs", redoc_url=None, openapi_url="/api/openapi.json")
+                  # No /api/docs: Swagger UI loads from a CDN that the app's CSP blocks;
+                  # the OpenAPI document itself stays at /api/openapi.json.
+                  docs_url=None, redoc_url=None, openapi_url="/api/openapi.json")
     app.state.settings = settings
     app.state.db = db
     app.state.review = Review(settings, db, policy)
@@ -76,6 +81,9 @@ def create_app(settings: Settings, db: Database, policy: Policy) -> FastAPI:
     app.include_router(api.router)
     app.include_router(dual_routes.api)
     app.include_router(public_routes.router)   # /evidence/ (public), contributions
+    review = settings.review
+    app.add_middleware(BodyGuard, max_body_bytes=review.max_body_bytes,
+                       max_field_chars=review.max_field_chars)
 
     @app.middleware("http")
     async def headers(request: Request, call_next: Any) -> Response:
@@ -97,7 +105,9 @@ def create_app(settings: Settings, db: Database, policy: Policy) -> FastAPI:
             body: dict[str, Any] = {"detail": str(exc)}
             if isinstance(exc, StaleDraftError):
                 body |= {"current_version": exc.current_version, "changes": exc.changes}
-            return JSONResponse(body, status_code=_api_status(request, exc))
+            headers = {"Retry-After": str(exc.retry_after)} \
+                if isinstance(exc, TooManyAttempts) else None
+            return JSONResponse(body, status_code=_api_status(request, exc), headers=headers)
         if isinstance(exc, SignInRequired):
             target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
             return RedirectResponse(f"/login?next={quote(target)}", status_code=303)
@@ -113,6 +123,28 @@ def create_app(settings: Settings, db: Database, policy: Policy) -> FastAPI:
         return templates.TemplateResponse(request, "error.html", {
             "user": current_user(request, db), "message": exc.detail,
             "status": exc.status_code}, status_code=exc.status_code)
+
+    @app.exception_handler(StoreError)
+    async def store_error(request: Request, exc: StoreError) -> Response:
+        log.error(kv("review_store_error", path=request.url.path, error=str(exc)))
+        message = f"the database cannot be used right now: {exc}"
+        if request.url.path.startswith("/api/"):
+            return JSONResponse({"detail": message}, status_code=503)
+        return templates.TemplateResponse(request, "error.html", {
+            "user": None, "message": message, "status": 503}, status_code=503)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(request: Request, exc: RequestValidationError) -> Response:
+        # The input is never echoed back: it may be what cannot be encoded.
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e.get('loc', ()) if p != 'body') or 'body'}: "
+            f"{e.get('msg', 'invalid')}" for e in exc.errors())
+        log.info(kv("invalid_request", path=request.url.path, error=problems))
+        if request.url.path.startswith("/api/"):
+            return JSONResponse({"detail": problems}, status_code=422)
+        return templates.TemplateResponse(request, "error.html", {
+            "user": current_user(request, db), "message": f"invalid request: {problems}",
+            "status": 422}, status_code=422)
 
     return app
 

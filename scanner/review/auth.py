@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 
 from fastapi import Request
 
-from ..errors import PermissionDeniedError, ReviewError
+from ..errors import PermissionDeniedError, ReviewError, StoreError
 from ..store import users
 from ..store.db import Database
 
@@ -54,6 +54,14 @@ def current_user(request: Request, db: Database) -> Curator | None:
         row = users.session_user(conn, token)
     if row is None:
         return None
+    review = request.app.state.settings.review
+    deadline = users.idle_deadline(row, review.session_hours, review.idle_minutes)
+    if deadline is not None:    # in use: push the idle deadline on (at most once a minute)
+        try:
+            with db.write() as conn:
+                users.touch_session(conn, token, deadline)
+        except StoreError:      # a read-only or full store still shows its pages
+            pass
     return Curator(row.id, row.username, row.role, row.csrf_token, token)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 from urllib.parse import urlencode
 
@@ -10,7 +11,8 @@ from fastapi.responses import RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from starlette.concurrency import run_in_threadpool
 
-from ..errors import PermissionDeniedError, ReviewError, StaleDraftError
+from ..errors import PermissionDeniedError, ReviewError, StaleDraftError, StoreError
+from ..logs import kv
 from ..publish.export import FORMATS
 from ..store import drafts as store
 from ..store import users
@@ -18,9 +20,12 @@ from . import auth
 from .agreement import chart as agreement_chart
 from .agreement import figures as agreement_figures
 from .dashboard import figures
+from .login import TooManyAttempts, sign_in
 from .service import LABELS, Review
+from .validate import MAX_SEARCH_CHARS, check_text
 
 router = APIRouter(include_in_schema=False)
+log = logging.getLogger(__name__)
 EXPORT_TYPES = {"json": ("application/json", "json"), "csv": ("text/csv", "csv"),
                 "bibtex": ("application/x-bibtex", "bib"),
                 "ris": ("application/x-research-info-systems", "ris"),
@@ -59,17 +64,23 @@ def login_form(request: Request, next: str | None = None) -> Response:
 
 
 @router.post("/login")
-def login(request: Request, username: str = Form(""), password: str = Form(""),
-          login_token: str = Form(""), next: str = Form("/")) -> Response:
+async def login(request: Request, username: str = Form(""), password: str = Form(""),
+                login_token: str = Form(""), next: str = Form("/")) -> Response:
     auth.check_login_csrf(request, login_token)
-    signed = users.sign_in(request.app.state.db, username.strip(), password,
-                           request.app.state.settings.review.session_hours)
-    if signed is None:
+    try:
+        signed_in = await sign_in(request, username.strip(), password)
+    except TooManyAttempts as exc:
+        page = _render(request, "login.html", {
+            "user": None, "login_token": login_token, "next": _safe_next(next),
+            "error": str(exc).capitalize() + "."}, status=429)
+        page.headers["Retry-After"] = str(exc.retry_after)
+        return page
+    if signed_in is None:
         response = _render(request, "login.html", {
             "user": None, "login_token": login_token, "next": _safe_next(next),
             "error": "Wrong username or password."}, status=401)
         return response
-    token = signed[1]
+    _user_row, token, _csrf = signed_in
     response = RedirectResponse(_safe_next(next), status_code=303)
     settings = request.app.state.settings.review
     response.set_cookie(auth.SESSION_COOKIE, token, httponly=True, samesite="lax",
@@ -119,7 +130,8 @@ def queue_filter(request: Request, state: str | None, pem: str | None, relevance
         state=None if state == "all" else (state or "pending"), pem_label=pem or None,
         relevance_label=relevance or None, relevance_route=route or None,
         design=design or None, year_from=year(year_from), year_to=year(year_to),
-        search=(q or "").strip() or None, page=max(1, page),
+        search=check_text("the search", (q or "").strip(), MAX_SEARCH_CHARS) or None,
+        page=max(1, page),
         per_page=request.app.state.settings.review.page_size)
 
 
@@ -178,7 +190,14 @@ def paper_page(request: Request, pmid: str, saved: str | None = None) -> Respons
 
 
 def _fields(form: Any) -> dict[str, str]:
-    return {k: str(form[k]) for k in store.EDITABLE if k in form}
+    out = {}
+    for k in store.EDITABLE:
+        if k in form:
+            value = form[k]
+            if not isinstance(value, str):      # a file part; BodyGuard refuses multipart
+                raise ReviewError(f"{k} must be text")
+            out[k] = value
+    return out
 
 
 @router.post("/papers/{pmid}/{action}")
@@ -192,10 +211,10 @@ def _paper_action(request: Request, pmid: str, action: str, form: Any) -> Respon
     auth.check_csrf(request, user, str(form.get("csrf_token", "")))
     review = _review(request)
     fields = _fields(form)
-    try:
-        version = int(str(form.get("version", "")))
-    except ValueError:
-        raise ReviewError("the form has no draft version; reload the page") from None
+    version_text = str(form.get("version", ""))
+    if not version_text.isdigit() or len(version_text) > 9:
+        raise ReviewError("the form has no draft version; reload the page")
+    version = int(version_text)
     try:
         if action == "save":
             review.save(pmid, version, fields, user.username)
@@ -219,6 +238,11 @@ def _paper_action(request: Request, pmid: str, action: str, form: Any) -> Respon
     except StaleDraftError as exc:
         return _paper_page(request, user, pmid, status=409, stale=exc, unsaved=fields,
                            error=str(exc))
+    except StoreError as exc:   # full disk, read-only store: show the text back, unsaved
+        log.error(kv("review_store_error", pmid=pmid, action=action, error=str(exc)))
+        return _paper_page(request, user, pmid, status=503, unsaved=fields,
+                           error=f"Nothing was saved: {exc}. Your text is still in the "
+                                 "form below; save again once the database is fixed.")
     return RedirectResponse(f"/papers/{pmid}?saved={done}", status_code=303)
 
 

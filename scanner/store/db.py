@@ -27,7 +27,13 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine, create_engine, event, inspect
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, OperationalError, SQLAlchemyError
+from sqlalchemy.exc import (
+    ArgumentError,
+    DBAPIError,
+    InternalError,
+    OperationalError,
+    SQLAlchemyError,
+)
 
 from ..errors import SchemaVersionError, StoreError
 from ..logs import kv
@@ -86,15 +92,34 @@ def _sqlite_setup(engine: Engine, busy_timeout_ms: int, modes: list[str]) -> Non
 class Database:
     """One database: an engine plus the transaction helpers the stores use."""
 
-    def __init__(self, url: str, *, busy_timeout_ms: int = 30_000) -> None:
+    def __init__(self, url: str, *, busy_timeout_ms: int = 30_000, create: bool = True) -> None:
+        """``create=False``: a SQLite file that does not exist is refused (StoreError)
+        instead of being created with its directories; only ``scanner db upgrade`` and
+        ``demo`` create a store."""
         try:
             parsed = make_url(url)
         except ArgumentError as exc:
             raise StoreError(f"invalid database URL: {exc}") from None
         self.url = parsed
         self.is_sqlite = parsed.get_backend_name() == "sqlite"
-        if self.is_sqlite and parsed.database and parsed.database != ":memory:":
-            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        #: The SQLite file and its (device, inode) when opened: a file deleted or replaced
+        #: under a running process is refused instead of written into the unlinked inode.
+        self.sqlite_path: Path | None = None
+        self._identity: tuple[int, int] | None = None
+        if self.is_sqlite and parsed.database and parsed.database != ":memory:" \
+                and not parsed.database.startswith("file:"):
+            path = Path(parsed.database)
+            self.sqlite_path = path
+            if not path.exists():
+                if not create:
+                    raise StoreError(
+                        f"no database at {path}: check database.url, or create it with "
+                        "`scanner db upgrade`")
+                try:
+                    path.parent.mkdir(parents=True, exist_ok=True)
+                except OSError as exc:
+                    raise StoreError(f"cannot create the database directory "
+                                     f"{path.parent}: {exc.strerror or exc}") from None
         kwargs: dict[str, Any] = {"pool_size": POOL_SIZE, "max_overflow": POOL_OVERFLOW}
         if not self.is_sqlite:
             kwargs["pool_pre_ping"] = True
@@ -129,17 +154,37 @@ class Database:
         return {"dialect": "sqlite", "sqlite_version": sqlite3.sqlite_version,
                 "journal_mode": mode, "wal_reset_race": race,
                 "safe_for_two_writers": mode != "wal" or not race}
+    def _check_file(self) -> None:
+        """Refuse a SQLite file deleted or replaced since it was first used."""
+        if self.sqlite_path is None:
+            return
+        try:
+            st = self.sqlite_path.stat()
+        except OSError:
+            raise StoreError(f"database {self.sqlite_path} is gone (deleted or moved "
+                             "while in use); nothing was written") from None
+        identity = (st.st_dev, st.st_ino)
+        if self._identity is None:
+            self._identity = identity
+        elif identity != self._identity:
+            raise StoreError(f"database {self.sqlite_path} was replaced while in use; "
+                             "restart to use the new file (nothing was written)")
 
     @contextmanager
     def read(self) -> Iterator[Connection]:
         """A read transaction."""
-        with self.engine.connect() as conn, conn.begin():
+        self._check_file()
+        with _store_errors(self), self.engine.connect() as conn, conn.begin():
             yield conn
 
     @contextmanager
     def write(self) -> Iterator[Connection]:
-        """A write transaction: ``BEGIN IMMEDIATE`` on SQLite, committed on success."""
-        with self._write_lock or nullcontext(), self.engine.connect() as conn:
+        """A write transaction: ``BEGIN IMMEDIATE`` on SQLite, committed on success; a
+        database failure (read-only file, full disk, locked) is a one-line StoreError and
+        the transaction is rolled back."""
+        self._check_file()
+        with self._write_lock or nullcontext(), _store_errors(self), \
+                self.engine.connect() as conn:
             if self.is_sqlite:
                 conn = conn.execution_options(sqlite_begin="IMMEDIATE")
             with conn.begin():
@@ -199,8 +244,24 @@ class Database:
         self.engine.dispose()
 
 
-def open_database(url: str, *, busy_timeout_ms: int = 30_000, migrate: bool = True) -> Database:
-    """Open a database and make sure its schema is the one this code expects."""
-    db = Database(url, busy_timeout_ms=busy_timeout_ms)
+@contextmanager
+def _store_errors(db: Database) -> Iterator[None]:
+    """Database failures (OperationalError and the like) as one-line StoreErrors, without
+    the statement or its parameters (which may hold a password hash)."""
+    try:
+        yield
+    except DBAPIError as exc:
+        if exc.connection_invalidated or isinstance(exc, OperationalError | InternalError):
+            reason = " ".join(str(exc.orig).split()) if exc.orig is not None else str(exc)
+            raise StoreError(f"database {db.display_url}: {reason}") from None
+        raise
+
+
+def open_database(url: str, *, busy_timeout_ms: int = 30_000, migrate: bool = True,
+                  create: bool = True) -> Database:
+    """Open a database and make sure its schema is the one this code expects.
+
+    ``create=False`` refuses a SQLite file that does not exist (the CLI's default)."""
+    db = Database(url, busy_timeout_ms=busy_timeout_ms, create=create)
     db.ensure_schema(migrate=migrate)
     return db

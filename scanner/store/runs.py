@@ -15,7 +15,7 @@ from classifiers.policy import Policy
 
 from .. import __version__
 from ..errors import RunStopped
-from ..logs import kv
+from ..logs import kv, redact
 from .db import Database
 from .models import ScanRun, Watermark
 
@@ -59,7 +59,8 @@ def finish_run(conn: Connection, run_id: int, *, outcome: str, counts: dict[str,
                error: str | None = None) -> None:
     assert outcome in OUTCOMES
     conn.execute(update(ScanRun).where(ScanRun.id == run_id).values(
-        outcome=outcome, finished_at=utcnow(), counts=counts, error=error))
+        outcome=outcome, finished_at=utcnow(), counts=counts,
+        error=redact(error) if error is not None else None))
 
 
 def mark_crashed(conn: Connection, owner: str) -> int:

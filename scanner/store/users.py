@@ -47,16 +47,24 @@ def add_user(conn: Connection, username: str, password: str, role: str) -> int:
 
 
 def authenticate(conn: Connection, username: str, password: str) -> Row[Any] | None:
-    """The user row when the password is right and the account enabled, else None.
+    """The user row when the password is right and the account enabled, else None."""
+    user = find_user(conn, username)
+    if not verify_password(user, password) or user is None:
+        return None
+    new_hash = rehash(user, password)
+    if new_hash is not None:
+        store_rehash(conn, user.id, new_hash)
+    return user
 
-    The argon2 check takes CPU time (seconds when many curators sign in at once): the
-    web app signs in with :func:`sign_in`, which holds no transaction meanwhile.
-    """
-    user = conn.execute(select(User.__table__).where(User.username == username)).first()
-    return user if _password_ok(user, password) else None
+
+def find_user(conn: Connection, username: str) -> Row[Any] | None:
+    """The account row for a sign-in (a read; the hash is verified outside any transaction)."""
+    return conn.execute(select(User.__table__).where(User.username == username)).first()
 
 
-def _password_ok(user: Row[Any] | None, password: str) -> bool:
+def verify_password(user: Row[Any] | None, password: str) -> bool:
+    """Whether ``password`` is right for an enabled ``user``; slow on purpose (Argon2), so
+    callers run it outside every transaction. A missing user costs the same time."""
     try:
         _hasher.verify(user.password_hash if user else _DUMMY_HASH, password)
     except (VerificationError, InvalidHashError):
@@ -64,24 +72,34 @@ def _password_ok(user: Row[Any] | None, password: str) -> bool:
     return user is not None and not user.disabled
 
 
+def rehash(user: Row[Any], password: str) -> str | None:
+    """A new hash when the stored one uses outdated parameters, else None."""
+    if _hasher.check_needs_rehash(user.password_hash):
+        return _hasher.hash(password)
+    return None
+
+
+def store_rehash(conn: Connection, user_id: int, password_hash: str) -> None:
+    conn.execute(update(User).where(User.id == user_id).values(password_hash=password_hash))
+
+
 def sign_in(db: Database, username: str, password: str,
             hours: float) -> tuple[Row[Any], str, str] | None:
     """Read the account, check the password outside any transaction (a reader's lock
     held through argon2 would stall writers on SQLite's rollback journal), then start a
     session (rehashing an outdated hash, computed beforehand) in a short write
-    transaction: (user, token, csrf)."""
+    transaction: (user, token, csrf). The web app's sign-in (``review/login.py``) does
+    the same on its hashing thread, with the throttle in front."""
     with db.read() as conn:
-        user = conn.execute(select(User.__table__).where(User.username == username)).first()
-    if not _password_ok(user, password) or user is None:
+        user = find_user(conn, username)
+    if not verify_password(user, password) or user is None:
         return None
-    rehashed = (_hasher.hash(password) if _hasher.check_needs_rehash(user.password_hash)
-                else None)
+    rehashed = rehash(user, password)
     with db.write() as conn:
         if conn.execute(select(User.disabled).where(User.id == user.id)).scalar() is not False:
             return None  # disabled (or removed) meanwhile
         if rehashed is not None:
-            conn.execute(update(User).where(User.id == user.id)
-                         .values(password_hash=rehashed))
+            store_rehash(conn, user.id, rehashed)
         token, csrf = start_session(conn, user.id, hours)
     return user, token, csrf
 
@@ -105,27 +123,56 @@ def _digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def start_session(conn: Connection, user_id: int, hours: float) -> tuple[str, str]:
-    """A new session: (cookie token, CSRF token)."""
+def start_session(conn: Connection, user_id: int, hours: float,
+                  idle_minutes: float | None = None) -> tuple[str, str]:
+    """A new session: (cookie token, CSRF token).
+
+    ``expires_at`` is the idle deadline: ``idle_minutes`` from the last use (pushed on by
+    :func:`touch_session`), never past ``created_at + hours``.
+    """
     token, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
     now = utcnow()
     conn.execute(delete(WebSession).where(WebSession.expires_at < now))
+    life = dt.timedelta(hours=hours)
+    if idle_minutes is not None:
+        life = min(life, dt.timedelta(minutes=idle_minutes))
     conn.execute(insert(WebSession).values(
         token_sha256=_digest(token), user_id=user_id, csrf_token=csrf, created_at=now,
-        expires_at=now + dt.timedelta(hours=hours)))
+        expires_at=now + life))
     return token, csrf
 
 
+def _aware(value: dt.datetime) -> dt.datetime:
+    return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
+
+
 def session_user(conn: Connection, token: str) -> Any:
-    """(user id, username, role, csrf_token) of a live session, or None."""
+    """(user id, username, role, csrf_token, created_at, expires_at) of a live session,
+    or None."""
     row = conn.execute(
-        select(User.id, User.username, User.role, WebSession.csrf_token, WebSession.expires_at)
+        select(User.id, User.username, User.role, WebSession.csrf_token,
+               WebSession.created_at, WebSession.expires_at)
         .join(WebSession, WebSession.user_id == User.id)
         .where(WebSession.token_sha256 == _digest(token), User.disabled.is_(False))).first()
     if row is None:
         return None
-    expires = row.expires_at if row.expires_at.tzinfo else row.expires_at.replace(tzinfo=dt.UTC)
-    return row if expires > utcnow() else None
+    return row if _aware(row.expires_at) > utcnow() else None
+
+
+def idle_deadline(row: Any, hours: float, idle_minutes: float) -> dt.datetime | None:
+    """The session's new idle deadline when it should be pushed on (more than a minute
+    of it used up), else None."""
+    now = utcnow()
+    deadline = min(now + dt.timedelta(minutes=idle_minutes),
+                   _aware(row.created_at) + dt.timedelta(hours=hours))
+    if deadline - _aware(row.expires_at) < dt.timedelta(minutes=1):
+        return None
+    return deadline
+
+
+def touch_session(conn: Connection, token: str, deadline: dt.datetime) -> None:
+    conn.execute(update(WebSession).where(WebSession.token_sha256 == _digest(token))
+                 .values(expires_at=deadline))
 
 
 def end_session(conn: Connection, token: str) -> None:
