@@ -100,12 +100,12 @@ def _changer(request: Request) -> auth.Curator:
     return user
 
 
-def _if_match(if_match: str | None) -> int:
+def _if_match(if_match: str | None, pmid: str) -> int:
     from .api import PreconditionRequired, _version
 
     if not if_match:
         raise PreconditionRequired("send the draft's ETag in If-Match (GET it first)")
-    return _version(if_match)
+    return _version(if_match, pmid)
 
 
 @api.get("/drafts/{pmid}/review",
@@ -123,7 +123,7 @@ def review_status(request: Request, pmid: str) -> dict[str, Any]:
 def post_decision(request: Request, pmid: str, body: VerdictBody,
                   if_match: str | None = Header(None)) -> JSONResponse:
     user = _changer(request)
-    outcome = _dual(request).decide(pmid, _if_match(if_match), user.username, user.role,
+    outcome = _dual(request).decide(pmid, _if_match(if_match, pmid), user.username, user.role,
                                     body.verdict())
     return JSONResponse({"outcome": outcome,
                          "review": _dual(request).view_json(pmid, user.username, user.role)})
@@ -135,7 +135,7 @@ def post_decision(request: Request, pmid: str, body: VerdictBody,
 def post_adjudication(request: Request, pmid: str, body: VerdictBody,
                       if_match: str | None = Header(None)) -> JSONResponse:
     user = _changer(request)
-    _dual(request).adjudicate(pmid, _if_match(if_match), user.username, user.role,
+    _dual(request).adjudicate(pmid, _if_match(if_match, pmid), user.username, user.role,
                               body.verdict())
     return JSONResponse({"outcome": "adjudicated",
                          "review": _dual(request).view_json(pmid, user.username, user.role)})

@@ -120,7 +120,7 @@ async def upload_api(request: Request, pmid: str,
     user = await run_in_threadpool(auth.require_user, request, request.app.state.db)
     auth.check_csrf(request, user, None)
     _check_declared_size(request)
-    expected = _version(if_match) if if_match else None
+    expected = _version(if_match, pmid) if if_match else None
     _form, data, name, text = await _read_form(request)
     extracted = await run_in_threadpool(_extracted, request, data, name, text)
     review = request.app.state.review
