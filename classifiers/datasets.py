@@ -87,8 +87,8 @@ def _source_papers(source: str, wanted: set[str], shared: Path) -> dict[str, Pap
 
 _HEADED = re.compile(r"^[A-Z][A-Za-z /&-]{2,40}:\s")
 _NOT_ABSTRACT = re.compile(r"^(?:Title|Authors?|Journal|DOI|PMID|PMCID|Keywords|Copyright|"
-                           r"Conflict of interest|Author information|Collaborators|Retrieved|©|\(\d+\))",
-                           re.IGNORECASE)
+                           r"Conflict of interest|Author information|Collaborators|"
+                           r"Retrieved|©|\(\d+\))", re.IGNORECASE)
 _AUTHOR_LIST = re.compile(r"^[A-Z][\w' -]+ [A-Z]{1,3}\(\d")
 
 

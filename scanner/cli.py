@@ -209,26 +209,26 @@ def evaluate(obj: Context, version: str | None, label_files: tuple[str, ...],
              as_json: bool) -> None:
     """Per-label precision, recall, F1, confusion, routing and calibration."""
     from classifiers.datasets import REPO, load_labelled
-    from classifiers.evaluate import evaluate as run_evaluate
-    from classifiers.evaluate import format_report
-    from classifiers.pipeline import PaperClassifier, training_pmids
+    from classifiers.evaluate import format_honest, honest_evaluate
+    from classifiers.pipeline import PaperClassifier, training_manifest, training_pmids
 
     policy = obj.policy(version)
     files = [Path(f) for f in label_files] or [REPO / "data" / "labels" / "dev.csv",
                                                 REPO / "data" / "demo" / "labels.csv"]
     classifier = PaperClassifier(policy)
     seen = training_pmids(policy)
+    manifest = training_manifest(policy)
     reports = {}
     for path in files:
         examples = load_labelled(path)
         results = classifier.classify([e.paper for e in examples])
-        reports[str(path)] = run_evaluate(examples, results, seen)
+        reports[str(path)] = honest_evaluate(examples, results, seen, manifest)
     if as_json:
         click.echo(json.dumps(reports, indent=2))
         return
     for name, report in reports.items():
         click.echo(f"=== {name} (policy {policy.version}) ===")
-        click.echo(format_report(report))
+        click.echo(format_honest(report))
         click.echo()
 
 
@@ -611,6 +611,10 @@ def main() -> None:
     logging.captureWarnings(True)
     cli(prog_name="scanner")
 
+
+from .study_cli import train_study  # noqa: E402  (issue 17; re-registered after the split)
+
+cli.add_command(train_study)
 
 if __name__ == "__main__":  # pragma: no cover
     main()

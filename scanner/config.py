@@ -156,7 +156,7 @@ class ScheduleSettings(_Section):
 
 class PolicySettings(_Section):
     dir: str = Field("policies", description="Policy directory, relative to the config file.")
-    active: str = Field("v0.1", description="Version of the active policy.")
+    active: str = Field("v0.3", description="Version of the active policy.")
 
 
 class ReviewSettings(_Section):
