@@ -17,6 +17,7 @@ images may have some).
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -45,9 +46,15 @@ _TOKENS = r"\S+"
 META_WEIGHT = 2.0
 
 
+@lru_cache(maxsize=8192)
+def rule_design(paper: Paper) -> DesignResult:
+    """The design rules' verdict on a paper, computed once however many models ask."""
+    return classify_design(paper.title, paper.abstract, paper.publication_types, paper.mesh)
+
+
 def _meta_tokens(paper: Paper) -> str:
     """Publication types, check tags and the rules' verdict as one token string."""
-    rule = classify_design(paper.title, paper.abstract, paper.publication_types, paper.mesh)
+    rule = rule_design(paper)
     tokens = [f"rule_{rule.design}"]
     tokens += ["pt_" + "_".join(p.lower().replace(",", "").split())
                for p in paper.publication_types]
@@ -134,7 +141,7 @@ def _rule_pubtype(paper: Paper) -> str | None:
 
 
 def _combine(paper: Paper, p: np.ndarray, rule_pubtypes: Sequence[str]) -> DesignResult:
-    rule = classify_design(paper.title, paper.abstract, paper.publication_types, paper.mesh)
+    rule = rule_design(paper)
     pubtype = _rule_pubtype(paper)
     if pubtype in NOTICES or (pubtype is not None and pubtype in rule_pubtypes):
         return rule
@@ -162,9 +169,7 @@ def choose_rule_pubtypes(papers: Sequence[Paper], y: Sequence[str],
         if pt is not None and pt not in NOTICES:
             by_pubtype.setdefault(pt, []).append(i)
     for pt, idx in sorted(by_pubtype.items()):
-        rule_right = sum(classify_design(papers[i].title, papers[i].abstract,
-                                         papers[i].publication_types, papers[i].mesh).design
-                         == y[i] for i in idx)
+        rule_right = sum(rule_design(papers[i]).design == y[i] for i in idx)
         model_right = sum(DESIGNS[int(oof_proba[i].argmax())] == y[i] for i in idx)
         if rule_right >= model_right:
             kept.append(pt)
