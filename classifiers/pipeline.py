@@ -173,8 +173,21 @@ class PaperClassifier:
         return out
 
 
+def _study_manifest(policy: Policy) -> dict[str, Any] | None:
+    import json
+
+    if policy.study is None:
+        return None
+    path = (policy.root / policy.study.design.path).resolve().parent / "manifest.json"
+    if not path.is_file():
+        return None
+    loaded: dict[str, Any] = json.loads(path.read_text())
+    return loaded
+
+
 def training_manifest(policy: Policy) -> dict[str, Any] | None:
-    """The manifest of the policy's relevance artifact (None if it has none)."""
+    """The manifest of the policy's relevance artifact (None if it has none), with the
+    study models' manifest (its ``study`` block) merged in under a policy with ``[study]``."""
     import json
 
     if policy.relevance.artifact is None:
@@ -183,6 +196,9 @@ def training_manifest(policy: Policy) -> dict[str, Any] | None:
     if not manifest.is_file():
         return None
     loaded: dict[str, Any] = json.loads(manifest.read_text())
+    study = _study_manifest(policy)
+    if study is not None and "study" in study:
+        loaded = {**loaded, "study": study["study"]}
     return loaded
 
 
@@ -191,7 +207,11 @@ def training_pmids(policy: Policy) -> set[str]:
     import json
 
     manifest = _artifact_path(policy).parent / "manifest.json"
-    if not manifest.is_file():
-        return set()
-    data = json.loads(manifest.read_text())
-    return set(data.get("training_data", {}).get("pmids", []))
+    pmids: set[str] = set()
+    if manifest.is_file():
+        data = json.loads(manifest.read_text())
+        pmids |= set(data.get("training_data", {}).get("pmids", []))
+    study = _study_manifest(policy)            # the study models saw more papers
+    if study is not None:
+        pmids |= set(study.get("training_data", {}).get("pmids", []))
+    return pmids

@@ -21,6 +21,7 @@ from classifiers.pipeline import PaperClassifier, training_manifest, training_pm
 from classifiers.study_train import folds, groups
 from scanner.errors import PolicyError
 from scanner.policy import load_policy
+from scanner.policy_diff import _headline
 from scanner.pubmed.parse import ParsedRecord, iter_pubmed_xml
 from scanner.rerun import compare_results, rerun
 from scanner.store import runs
@@ -63,6 +64,11 @@ FUKUDA_COHORT = Paper(
 
 
 @pytest.fixture(scope="module")
+def dev() -> list[Example]:
+    return load_labelled(REPO / "data" / "labels" / "dev.csv")
+
+
+@pytest.fixture(scope="module")
 def v03() -> PaperClassifier:
     return PaperClassifier(load_policy(POLICIES, "v0.3"), embeddings=False)
 
@@ -101,6 +107,9 @@ def test_honest_evaluation_never_reports_training_papers() -> None:
                                  manifest)
     assert everything["n"] == 0 and "relevance" not in everything
     assert "no labelled papers disjoint from the training data" in format_honest(everything)
+    headline = _headline(everything)           # what `scanner diff` prints per policy
+    assert headline.startswith("none disjoint from training (6 in-sample papers not")
+    assert "out-of-fold, 5-fold" in headline and "accuracy 1.000" not in headline
 
 
 def test_the_cohort_decision_follows_the_design_and_the_topic() -> None:
@@ -132,8 +141,9 @@ def test_v03_loads_and_refuses_an_artifact_whose_sha256_differs(tmp_path: Path) 
         PaperClassifier(load_policy(copy, "v0.3"), embeddings=False)
 
 
-def test_artifacts_are_byte_identical_across_training_runs(tmp_path: Path) -> None:
-    examples = load_labelled(REPO / "data" / "labels" / "dev.csv")[:150]
+def test_artifacts_are_byte_identical_across_training_runs(tmp_path: Path,
+                                                          dev: list[Example]) -> None:
+    examples = dev[:150]
     papers, y = [e.paper for e in examples], [e.labels["design"] for e in examples]
     digests = set()
     for run in range(2):
@@ -160,8 +170,8 @@ def test_an_in_vitro_nk_cell_paper_has_no_participants(v03: PaperClassifier) -> 
     assert decision is not None and not decision.own_cohort
 
 
-def test_mecfs_reviews_are_not_applicable(v03: PaperClassifier) -> None:
-    examples = [e for e in load_labelled(REPO / "data" / "labels" / "dev.csv")
+def test_mecfs_reviews_are_not_applicable(v03: PaperClassifier, dev: list[Example]) -> None:
+    examples = [e for e in dev
                 if e.labels["relevance"] == "mecfs" and e.labels["design"] == "review"]
     assert len(examples) >= 20
     results = v03.classify([e.paper for e in examples])
@@ -172,7 +182,7 @@ def test_mecfs_reviews_are_not_applicable(v03: PaperClassifier) -> None:
                if r["study"]["design"] == "review")
 
 
-def test_verbatim_abstract_files_parse_to_title_and_abstract() -> None:
+def test_verbatim_abstract_files_parse_to_title_and_abstract(dev: list[Example]) -> None:
     export = ("1. Clin Ther. 2024 Mar;46(3):285-288. doi: 10.1016/x.\n\nA title\nover two "
               "lines.\n\nDoe J(1), Roe R(2).\n\nAuthor information:\n(1)Somewhere.\n\n"
               "PURPOSE: " + "words " * 50 + "\n\nCopyright 2024.\n\nPMID: 1 [Indexed]\n")
@@ -180,8 +190,7 @@ def test_verbatim_abstract_files_parse_to_title_and_abstract() -> None:
                                            "PURPOSE: " + " ".join(["words"] * 50))
     headed = ("Title: T\nAuthors: A\nPMID: 2\n\nABSTRACT:\nBACKGROUND: b.\nMETHODS: m.\n")
     assert parse_abstract_file(headed) == ("T", "BACKGROUND: b. METHODS: m.")
-    examples = [e for e in load_labelled(REPO / "data" / "labels" / "dev.csv")
-                if e.paper.pmid == "38965566"]
+    examples = [e for e in dev if e.paper.pmid == "38965566"]
     assert "Canadian Criteria; n = 84" in examples[0].paper.abstract
 
 
