@@ -173,7 +173,7 @@ def test_an_in_vitro_nk_cell_paper_has_no_participants(v03: PaperClassifier) -> 
 def test_mecfs_reviews_are_not_applicable(v03: PaperClassifier, dev: list[Example]) -> None:
     examples = [e for e in dev
                 if e.labels["relevance"] == "mecfs" and e.labels["design"] == "review"]
-    assert len(examples) >= 20
+    assert len(examples) >= 15
     results = v03.classify([e.paper for e in examples])
     na = sum(r["pem"]["label"] == "not_applicable" for r in results)
     # in-sample (these reviews are training data): a behaviour check, not an evaluation
