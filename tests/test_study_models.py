@@ -7,9 +7,11 @@ import hashlib
 import io
 import shutil
 from pathlib import Path
+from typing import Any
 
 import joblib
 import pytest
+from sqlalchemy import select
 
 from classifiers.cohort import own_cohort
 from classifiers.datasets import Example, load_labelled, parse_abstract_file
@@ -26,6 +28,7 @@ from scanner.pubmed.parse import ParsedRecord, iter_pubmed_xml
 from scanner.rerun import compare_results, rerun
 from scanner.store import runs
 from scanner.store.db import open_database
+from scanner.store.models import Classification
 from scanner.store.records import upsert_records
 from tests.conftest import REPO
 
@@ -121,6 +124,21 @@ def test_the_cohort_decision_follows_the_design_and_the_topic() -> None:
     assert not own_cohort(0.3, cohort, "mecfs", True, 0.5).own_cohort
 
 
+def test_a_surer_cohort_model_overrules_a_design_without_participants() -> None:
+    import numpy as np
+
+    from classifiers.cohort import reconcile
+    from classifiers.design import DESIGNS
+
+    proba = np.zeros(len(DESIGNS))
+    proba[DESIGNS.index("review")], proba[DESIGNS.index("trial_other")] = 0.63, 0.2
+    review = DesignResult("review", False, "design model (0.63)")
+    assert reconcile(review, proba, 0.83, 0.5, False).design == "trial_other"
+    assert reconcile(review, proba, 0.83, 0.5, False).human_participants is True
+    assert reconcile(review, proba, 0.83, 0.5, True) is review      # a kept pubtype rule
+    assert reconcile(review, proba, 0.60, 0.5, False) is review     # design model surer
+
+
 def test_v03_loads_and_refuses_an_artifact_whose_sha256_differs(tmp_path: Path) -> None:
     policy = load_policy(POLICIES, "v0.3")
     assert policy.study is not None and policy.fulltext is not None
@@ -199,16 +217,13 @@ def test_a_v03_rerun_reproduces_its_own_results(db_url: str, tmp_path: Path) -> 
     records = [r for r in iter_pubmed_xml(REPO / "data" / "demo" / "pubmed_demo.xml")
                if isinstance(r, ParsedRecord)]
     stores = [open_database(db_url), open_database(f"sqlite:///{tmp_path / 'b.sqlite'}")]
-    results = []
+    results: list[dict[str, Any]] = []
     for db in stores:
         with db.write() as conn:
             upsert_records(conn, records, scan_run_id=None, now=runs.utcnow())
         report = rerun(db, policy, lambda: PaperClassifier(policy))
         assert report.stored_new > 0
         with db.read() as conn:
-            from sqlalchemy import select
-
-            from scanner.store.models import Classification
             results.append(dict(conn.execute(
                 select(Classification.pmid, Classification.result)
                 .where(Classification.policy_version == "v0.3")).all()))
