@@ -101,24 +101,6 @@ class CohortDecision:
     reason: str
 
 
-def reconcile(design: DesignResult, design_proba: np.ndarray, score: float,
-              threshold: float, from_rule: bool) -> DesignResult:
-    """Settle a disagreement between the two models without contradicting either rule:
-    where the design model (not a kept publication-type rule) gives a design without
-    participants but the cohort model is surer that the paper has its own ME/CFS
-    participants than the design model is of its design, the design becomes the likeliest
-    design with participants. So a review is never given participants, and a trial the
-    design model half-mistook for a review keeps its cohort."""
-    from .design import DESIGNS, WITH_PARTICIPANTS
-
-    if from_rule or design.human_participants is not False or score < threshold or \
-            score <= float(design_proba.max()):
-        return design
-    best = max(WITH_PARTICIPANTS, key=lambda d: design_proba[DESIGNS.index(d)])
-    return DesignResult(best, True, f"design model ({design_proba.max():.2f} "
-                        f"{design.design}) overruled by the cohort model ({score:.2f})")
-
-
 def own_cohort(score: float, design: DesignResult, relevance_label: str,
                explicit_mecfs: bool, threshold: float) -> CohortDecision:
     """The own-ME/CFS-cohort verdict from the model's score and the other judgements."""

@@ -122,11 +122,6 @@ class DesignModel(ClassifierMixin, BaseEstimator):
             out[:, int(cls)] = proba[:, j]
         return out
 
-    def from_rule(self, paper: Paper) -> bool:
-        """Is this paper's design decided by a kept publication-type rule (or a notice)?"""
-        pubtype = _rule_pubtype(paper)
-        return pubtype in NOTICES or (pubtype is not None and pubtype in self.rule_pubtypes_)
-
     def classify(self, papers: Sequence[Paper]) -> list[DesignResult]:
         """Design and human participants per paper, rules first where they were kept."""
         proba = self.predict_proba(papers)

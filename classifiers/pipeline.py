@@ -20,7 +20,7 @@ from scanner import __version__
 from scanner.errors import PolicyError
 from scanner.policy import Policy
 
-from .cohort import CohortDecision, CohortModel, own_cohort, reconcile
+from .cohort import CohortDecision, CohortModel, own_cohort
 from .design import DesignResult, classify_design
 from .design_model import DesignModel
 from .document import FullText, from_plain
@@ -104,14 +104,11 @@ class PaperClassifier:
             return [(classify_design(p.title, p.abstract, p.publication_types, p.mesh), None)
                     for p in papers]
         relevance = relevance if relevance is not None else self.relevance.classify(papers)
-        model = self.design_model
-        proba = model.predict_proba(papers)
-        designs = model.classify(papers)
+        designs = self.design_model.classify(papers)
         scores = self.cohort_model.score_yes(papers)
         threshold = self.policy.study.cohort_threshold
-        out = []
-        for paper, d, p, s, r in zip(papers, designs, proba, scores, relevance, strict=True):
-            d = reconcile(d, p, float(s), threshold, model.from_rule(paper))
+        out: list[tuple[DesignResult, CohortDecision | None]] = []
+        for d, s, r in zip(designs, scores, relevance, strict=True):
             out.append((d, own_cohort(float(s), d, r.label, r.explicit_mecfs, threshold)))
         return out
 

@@ -24,7 +24,7 @@ import numpy as np
 from sklearn.model_selection import StratifiedGroupKFold
 
 from .cohort import LABELS as COHORT_LABELS
-from .cohort import CohortModel, cohort_label, own_cohort, reconcile
+from .cohort import CohortModel, cohort_label, own_cohort
 from .datasets import Example
 from .design import DESIGNS, classify_design
 from .design_model import DesignModel, _combine, choose_rule_pubtypes
@@ -76,14 +76,6 @@ def oof_cohort(examples: Sequence[Example], *, k: int = 5, seed: int = 0) -> np.
     return scores
 
 
-def _from_rule(paper: Any, rule_pubtypes: Sequence[str]) -> bool:
-    from .design import NOTICES
-    from .design_model import _rule_pubtype
-
-    pubtype = _rule_pubtype(paper)
-    return pubtype in NOTICES or (pubtype is not None and pubtype in rule_pubtypes)
-
-
 def _binary(truth: Sequence[bool], pred: Sequence[bool]) -> dict[str, Any]:
     t, p = np.asarray(truth, bool), np.asarray(pred, bool)
     tp, fp, fn = int((t & p).sum()), int((~t & p).sum()), int((t & ~p).sum())
@@ -105,9 +97,6 @@ def evaluate_oof(examples: Sequence[Example], design_proba: np.ndarray,
     combined = [_combine(p, pr, rule_pubtypes) for p, pr in zip(papers, design_proba,
                                                                strict=True)]
     model_only = [DESIGNS[int(pr.argmax())] for pr in design_proba]
-    combined = [reconcile(d, pr, float(s), threshold, _from_rule(p, rule_pubtypes))
-                for p, d, pr, s in zip(papers, combined, design_proba, cohort_scores,
-                                       strict=True)]
     decisions = [own_cohort(float(s), d, r, bool(x), threshold)
                  for s, d, r, x in zip(cohort_scores, combined, relevance_labels, explicit,
                                        strict=True)]

@@ -612,9 +612,13 @@ def main() -> None:
     cli(prog_name="scanner")
 
 
-from .study_cli import train_study  # noqa: E402  (issue 17; re-registered after the split)
+def _register_study() -> None:  # issue 17; re-registered after the split
+    from .study_cli import train_study
 
-cli.add_command(train_study)
+    cli.add_command(train_study)
+
+
+_register_study()
 
 if __name__ == "__main__":  # pragma: no cover
     main()

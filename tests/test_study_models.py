@@ -124,21 +124,6 @@ def test_the_cohort_decision_follows_the_design_and_the_topic() -> None:
     assert not own_cohort(0.3, cohort, "mecfs", True, 0.5).own_cohort
 
 
-def test_a_surer_cohort_model_overrules_a_design_without_participants() -> None:
-    import numpy as np
-
-    from classifiers.cohort import reconcile
-    from classifiers.design import DESIGNS
-
-    proba = np.zeros(len(DESIGNS))
-    proba[DESIGNS.index("review")], proba[DESIGNS.index("trial_other")] = 0.63, 0.2
-    review = DesignResult("review", False, "design model (0.63)")
-    assert reconcile(review, proba, 0.83, 0.5, False).design == "trial_other"
-    assert reconcile(review, proba, 0.83, 0.5, False).human_participants is True
-    assert reconcile(review, proba, 0.83, 0.5, True) is review      # a kept pubtype rule
-    assert reconcile(review, proba, 0.60, 0.5, False) is review     # design model surer
-
-
 def test_v03_loads_and_refuses_an_artifact_whose_sha256_differs(tmp_path: Path) -> None:
     policy = load_policy(POLICIES, "v0.3")
     assert policy.study is not None and policy.fulltext is not None
