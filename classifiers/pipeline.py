@@ -19,7 +19,9 @@ import joblib
 from classifiers.policy import Policy
 
 from . import __version__
-from .design import classify_design
+from .cohort import CohortDecision, CohortModel, own_cohort
+from .design import DesignResult, classify_design
+from .design_model import DesignModel
 from .document import FullText, from_plain
 from .embedding import Encoder, file_sha256
 from .errors import PolicyError
@@ -52,6 +54,18 @@ def load_artifact(policy: Policy) -> dict[str, Any]:
     return loaded
 
 
+def load_pinned(policy: Policy, path: str, sha256: str, what: str) -> Any:
+    """A pinned joblib artifact of the policy, after checking its sha256."""
+    full = (policy.root / path).resolve()
+    if not full.is_file():
+        raise PolicyError(f"{what} artifact {full} is missing")
+    actual = file_sha256(full)
+    if actual != sha256:
+        raise PolicyError(f"{what} artifact {full.name} has sha256 {actual}, but policy "
+                          f"{policy.version} pins {sha256}; refusing to load it")
+    return joblib.load(full)
+
+
 class PaperClassifier:
     """Classifies papers under one policy."""
 
@@ -74,6 +88,30 @@ class PaperClassifier:
             [Definition(id=d.id, name=d.name, pem=d.pem, patterns=d.patterns,
                         ambiguous=d.ambiguous) for d in policy.case_definitions],
             weak_as=policy.pem.weak_as, auto_confidence=policy.pem.auto_confidence)
+        self.design_model: DesignModel | None = None
+        self.cohort_model: CohortModel | None = None
+        if policy.study is not None:
+            self.design_model = load_pinned(policy, policy.study.design.path,
+                                            policy.study.design.sha256, "design")
+            self.cohort_model = load_pinned(policy, policy.study.cohort.path,
+                                            policy.study.cohort.sha256, "cohort")
+
+    def study(self, papers: Sequence[Paper], relevance: Sequence[Any] | None = None
+              ) -> list[tuple[DesignResult, CohortDecision | None]]:
+        """Per paper: its design, and (under a policy with ``[study]``) the own-ME/CFS-
+        cohort decision of :func:`classifiers.cohort.own_cohort` (None under v0.1/v0.2)."""
+        if self.design_model is None or self.cohort_model is None or \
+                self.policy.study is None:
+            return [(classify_design(p.title, p.abstract, p.publication_types, p.mesh), None)
+                    for p in papers]
+        relevance = relevance if relevance is not None else self.relevance.classify(papers)
+        designs = self.design_model.classify(papers)
+        scores = self.cohort_model.score_yes(papers)
+        threshold = self.policy.study.cohort_threshold
+        out: list[tuple[DesignResult, CohortDecision | None]] = []
+        for d, s, r in zip(designs, scores, relevance, strict=True):
+            out.append((d, own_cohort(float(s), d, r.label, r.explicit_mecfs, threshold)))
+        return out
 
     def classify(self, papers: Sequence[Paper],
                  fulltexts: Sequence[str | FullText | None] | None = None, *,
@@ -87,15 +125,18 @@ class PaperClassifier:
         label, with ``missing[pmid]`` (why there is none) added to the reason.
         """
         relevance = self.relevance.classify(papers)
+        studies = self.study(papers, relevance)
         out = []
         for i, (paper, rel) in enumerate(zip(papers, relevance, strict=True)):
-            design = classify_design(paper.title, paper.abstract, paper.publication_types,
-                                     paper.mesh)
-            # No ME/CFS cohort unless the paper is about ME/CFS and may have participants;
-            # where the design rules cannot tell, the PEM reader's own cues decide (None).
-            cohort: bool | None = (False if rel.label != "mecfs"
-                                   or design.human_participants is False
-                                   else design.human_participants)
+            design, decision = studies[i]
+            cohort: bool | None
+            if decision is not None:                # policy with [study]: the cohort model
+                cohort = decision.own_cohort
+            else:
+                # No ME/CFS cohort unless the paper is about ME/CFS and may have participants;
+                # where the design rules cannot tell, the PEM reader's own cues decide (None).
+                cohort = (False if rel.label != "mecfs" or design.human_participants is False
+                          else design.human_participants)
             texts = {"title": paper.title, "abstract": paper.abstract}
             given = fulltexts[i] if fulltexts is not None else None
             spec = self.policy.fulltext
@@ -135,12 +176,45 @@ class PaperClassifier:
         return out
 
 
+def _study_manifest(policy: Policy) -> dict[str, Any] | None:
+    import json
+
+    if policy.study is None:
+        return None
+    path = (policy.root / policy.study.design.path).resolve().parent / "manifest.json"
+    if not path.is_file():
+        return None
+    loaded: dict[str, Any] = json.loads(path.read_text())
+    return loaded
+
+
+def training_manifest(policy: Policy) -> dict[str, Any] | None:
+    """The manifest of the policy's relevance artifact (None if it has none), with the
+    study models' manifest (its ``study`` block) merged in under a policy with ``[study]``."""
+    import json
+
+    if policy.relevance.artifact is None:
+        return None
+    manifest = _artifact_path(policy).parent / "manifest.json"
+    if not manifest.is_file():
+        return None
+    loaded: dict[str, Any] = json.loads(manifest.read_text())
+    study = _study_manifest(policy)
+    if study is not None and "study" in study:
+        loaded = {**loaded, "study": study["study"]}
+    return loaded
+
+
 def training_pmids(policy: Policy) -> set[str]:
     """PMIDs the policy's relevance models were trained on (from the manifest)."""
     import json
 
     manifest = _artifact_path(policy).parent / "manifest.json"
-    if not manifest.is_file():
-        return set()
-    data = json.loads(manifest.read_text())
-    return set(data.get("training_data", {}).get("pmids", []))
+    pmids: set[str] = set()
+    if manifest.is_file():
+        data = json.loads(manifest.read_text())
+        pmids |= set(data.get("training_data", {}).get("pmids", []))
+    study = _study_manifest(policy)            # the study models saw more papers
+    if study is not None:
+        pmids |= set(study.get("training_data", {}).get("pmids", []))
+    return pmids

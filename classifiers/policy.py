@@ -133,6 +133,18 @@ class RelevanceSpec(_Frozen):
         raise PolicyError(f"operating point {self.operating_point!r} is not defined")
 
 
+class StudySpec(_Frozen):
+    """``[study]``: trained study-design and own-ME/CFS-cohort models (absent: the design
+    rules of ``classifiers/design.py`` and the relevance label decide, policies v0.1/v0.2)."""
+
+    #: model components by name (classifiers/design_model.py, classifiers/cohort.py)
+    components: tuple[Literal["design_lr", "cohort_lr"], ...] = ("design_lr", "cohort_lr")
+    design: ArtifactPin
+    cohort: ArtifactPin
+    #: P(own ME/CFS cohort) at or above which a paper has its own ME/CFS participants
+    cohort_threshold: float = Field(0.5, ge=0, le=1)
+
+
 class Policy(_Frozen):
     id: str
     version: str
@@ -144,6 +156,7 @@ class Policy(_Frozen):
     fulltext: FulltextSpec | None = None
     review: ReviewSpec = ReviewSpec()
     evidence: EvidenceSpec = EvidenceSpec()
+    study: StudySpec | None = None
     #: sha256 of the file's bytes, set by :func:`load_policy`.
     sha256: str = ""
     #: the directory the policy was loaded from (artifact paths are relative to it).

@@ -105,7 +105,9 @@ def make_settings(tmp_path: Path, base_url: str, *, db_url: str | None = None,
 
     data: dict[str, dict[str, Any]] = {
         "database": {"url": db_url or f"sqlite:///{tmp_path / 's.sqlite'}"},
-        "policy": {"dir": str(REPO / "policies")},
+        # the stored-data tests (scan, review, export, rerun) are about policy v0.1's
+        # classifications: pinned here, not left to the default (v0.3 since issue 17)
+        "policy": {"dir": str(REPO / "policies"), "active": "v0.1"},
         "eutils": {"email": "tests@example.org", "backoff_base": 0.01, "backoff_max": 0.05,
                    "read_timeout": 2.0, "connect_timeout": 2.0, "max_attempts": 4,
                    "batch_size": 50, "requests_per_second": 0},

@@ -12,7 +12,7 @@ import click
 
 from .. import __version__
 from ..logs import setup_logging
-from . import agreement, classify, ingest, ops, policy, publish, review, scale
+from . import agreement, classify, ingest, ops, policy, publish, review, scale, study
 from .base import Context, ScannerGroup
 
 
@@ -31,7 +31,7 @@ def cli(ctx: click.Context, config_path: str | None, log_level: str) -> None:
 
 for _command in (
     ingest.scan, ingest.recheck,
-    classify.classify, classify.train, classify.evaluate,
+    classify.classify, classify.train, study.train_study, classify.evaluate,
     policy.rerun, policy.diff, policy.policy_group, policy.corrections,
     review.users, review.serve, review.export, agreement.agreement,
     publish.publish, publish.ask,

@@ -97,10 +97,9 @@ def evaluate(obj: Context, version: str | None, label_files: tuple[str, ...],
         click.echo(fulltext_report(obj.policy(version), Path(fulltext_labels),
                                    Path(texts_dir) if texts_dir else None, split, as_json))
         return
-    from classifiers.pipeline import PaperClassifier, training_pmids
+    from classifiers.pipeline import PaperClassifier, training_manifest, training_pmids
     from scanner.training.datasets import load_labelled
-    from scanner.training.evaluate import evaluate as run_evaluate
-    from scanner.training.evaluate import format_report
+    from scanner.training.evaluate import format_honest, honest_evaluate
 
     from ..resources import default_label_files
 
@@ -108,15 +107,16 @@ def evaluate(obj: Context, version: str | None, label_files: tuple[str, ...],
     files = [Path(f) for f in label_files] or default_label_files(demo=True)
     classifier = PaperClassifier(policy)
     seen = training_pmids(policy)
+    manifest = training_manifest(policy)
     reports = {}
     for path in files:
         examples = load_labelled(path)
         results = classifier.classify([e.paper for e in examples])
-        reports[str(path)] = run_evaluate(examples, results, seen)
+        reports[str(path)] = honest_evaluate(examples, results, seen, manifest)
     if as_json:
         click.echo(json.dumps(reports, indent=2))
         return
     for name, report in reports.items():
         click.echo(f"=== {name} (policy {policy.version}) ===")
-        click.echo(format_report(report))
+        click.echo(format_honest(report))
         click.echo()

@@ -122,22 +122,38 @@ def diff_policies(db: Database, old: Policy, new: Policy, old_classifier: Classi
 
 def evaluation_figures(policies: Sequence[tuple[Policy, Any]],
                        label_files: Sequence[Path]) -> dict[str, Any]:
-    """scanner.training.evaluate's report of each policy on each labelled set."""
-    from classifiers.pipeline import training_pmids
+    """Each policy's figures on each labelled set, never in-sample: on the labelled papers
+    disjoint from its training data, plus its training run's out-of-fold figures."""
+    from classifiers.pipeline import training_manifest, training_pmids
     from scanner.training.datasets import load_labelled
-    from scanner.training.evaluate import evaluate
+    from scanner.training.evaluate import honest_evaluate
 
     out: dict[str, Any] = {}
     for path in label_files:
         examples = load_labelled(path)
         papers = [e.paper for e in examples]
-        out[str(path)] = {policy.version: evaluate(examples, classifier.classify(papers),
-                                                   training_pmids(policy))
-                          for policy, classifier in policies}
+        out[str(path)] = {policy.version: honest_evaluate(
+            examples, classifier.classify(papers), training_pmids(policy),
+            training_manifest(policy)) for policy, classifier in policies}
     return out
 
 
 def _headline(report: dict[str, Any]) -> str:
+    oof = report.get("out_of_fold")
+    tail = ""
+    if oof:
+        tail = (f"; {oof['method']}: relevance accuracy {oof['relevance_accuracy']:.3f}"
+                + (f", design accuracy {oof['design_accuracy']:.3f}, own-cohort precision "
+                   f"{oof['own_cohort']['precision']:.3f} recall "
+                   f"{oof['own_cohort']['recall']:.3f}" if "design_accuracy" in oof else ""))
+    if "relevance" not in report:
+        return (f"none disjoint from training ({report.get('in_training_excluded', 0)} "
+                f"in-sample papers not evaluated){tail}")
+    return (f"disjoint from training: {_disjoint_headline(report)} "
+            f"({report.get('in_training_excluded', 0)} in-sample papers not evaluated){tail}")
+
+
+def _disjoint_headline(report: dict[str, Any]) -> str:
     rel = report["relevance"]
     routing = rel["routing"]
     precision = routing["auto_include_precision"]

@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,7 +29,13 @@ SOURCES: dict[str, str] = {
     "baseline_first300": "pubmed_xml/pubmed20n0014_first300.xml.gz",
     "metapub": "eutils_fixtures/metapub_pmid_xml",
     "biopython": "eutils_fixtures/biopython/Entrez",
+    "mecfs_abstracts": "mecfs_fulltext/index.jsonl",
 }
+
+#: ``mecfs_fulltext/index.jsonl`` fidelities whose abstract files are read as verbatim
+#: PubMed text; paraphrased or unverified ones are never used as labelled texts.
+VERBATIM = frozenset({"pubmed_text_export (likely verbatim)",
+                      "structured headings (probably verbatim)"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +61,8 @@ def _source_papers(source: str, wanted: set[str], shared: Path) -> dict[str, Pap
     if not path.exists():
         raise ScannerError(f"labelled texts for source {source!r} not found at {path} "
                            "(the shared data directory must sit beside the project)")
+    if source == "mecfs_abstracts":
+        return _verbatim_abstracts(path, wanted)
     if path.suffix == ".jsonl":
         out = {}
         with path.open(encoding="utf-8") as fh:
@@ -70,6 +79,62 @@ def _source_papers(source: str, wanted: set[str], shared: Path) -> dict[str, Pap
             files = [f for f in files if f.name.startswith("pubmed")]
         return {p.pmid: p for p in _xml_papers(files, wanted)}
     return {p.pmid: p for p in _xml_papers([path], wanted)}
+
+
+_HEADED = re.compile(r"^[A-Z][A-Za-z /&-]{2,40}:\s")
+_NOT_ABSTRACT = re.compile(r"^(?:Title|Authors?|Journal|DOI|PMID|PMCID|Keywords|Copyright|"
+                           r"Conflict of interest|Author information|Collaborators|"
+                           r"Retrieved|©|\(\d+\))", re.IGNORECASE)
+_AUTHOR_LIST = re.compile(r"^[A-Z][\w' -]+ [A-Z]{1,3}\(\d")
+
+
+def parse_abstract_file(text: str) -> tuple[str, str]:
+    """(title, abstract) of an abstract file in one of its verbatim layouts.
+
+    PubMed's text export ("1. J Name. 2024 ...", blank-line separated blocks: citation,
+    title, authors, affiliations, abstract, copyright, identifiers), or a headed layout
+    (a title line or "Title: ...", author and journal lines, then the structured abstract,
+    after an "ABSTRACT:" line or not).
+    """
+    blocks = [" ".join(b.split()) for b in re.split(r"\n\s*\n", text) if b.strip()]
+    if not blocks:
+        return "", ""
+    if re.match(r"^\d+\.\s", blocks[0]):
+        title = blocks[1] if len(blocks) > 1 else ""
+        body = [b for b in blocks[2:] if len(b) > 200 and not _NOT_ABSTRACT.match(b)
+                and not _AUTHOR_LIST.match(b)]
+        return title, body[0] if body else ""
+    title = text.strip().splitlines()[0].strip().removeprefix("Title:").strip()
+    if "ABSTRACT:" in text:
+        rest = text.partition("ABSTRACT:")[2]
+        blocks = [" ".join(b.split()) for b in re.split(r"\n\s*\n", rest) if b.strip()]
+    else:
+        start = next((i for i, b in enumerate(blocks) if i > 0 and _HEADED.match(b)), None)
+        blocks = blocks[start:] if start is not None else []
+    joined: list[str] = []
+    for block in blocks:
+        if _NOT_ABSTRACT.match(block):
+            break
+        if joined and re.fullmatch(r"[A-Z][A-Z /&-]{2,40}:", joined[-1]):
+            joined[-1] = f"{joined[-1]} {block}"
+        else:
+            joined.append(block)
+    return title, " ".join(joined)
+
+
+def _verbatim_abstracts(index: Path, wanted: set[str]) -> dict[str, Paper]:
+    out = {}
+    with index.open(encoding="utf-8") as fh:
+        for line in fh:
+            d = json.loads(line)
+            pmid = str(d.get("pmid") or "")
+            if pmid not in wanted or d.get("text_kind") != "abstract_file" or \
+                    d.get("fidelity") not in VERBATIM:
+                continue
+            text = (index.parent / d["copied_files"][0]).read_text(encoding="utf-8")
+            title, abstract = parse_abstract_file(text)
+            out[pmid] = Paper(pmid=pmid, title=title, abstract=abstract)
+    return out
 
 
 def load_labelled(csv_path: Path, shared: Path | None = None) -> list[Example]:

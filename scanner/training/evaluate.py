@@ -116,6 +116,8 @@ def _table(block: dict[str, Any]) -> list[str]:
 
 
 def format_report(report: dict[str, Any]) -> str:
+    if "relevance" not in report:
+        return f"labelled papers: {report['n']}"
     rel = report["relevance"]
     routing = rel["routing"]
     lines = [f"labelled papers: {report['n']}"]
@@ -145,4 +147,65 @@ def format_report(report: dict[str, Any]) -> str:
                   f"{pem['claims_without_evidence']}"]
     if "design" in report:
         lines += ["", f"STUDY DESIGN  accuracy {report['design']['accuracy']:.3f}"]
+    return "\n".join(lines)
+
+
+def out_of_fold_summary(manifest: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The out-of-fold figures a training run recorded in its manifest (None if none)."""
+    if not manifest or "cross_validated" not in manifest:
+        return None
+    cv = manifest["cross_validated"]
+    folds = manifest.get("folds", 5)
+    out: dict[str, Any] = {
+        "method": cv.get("method", f"out-of-fold, {folds}-fold stratified, seed "
+                                   f"{manifest.get('seed', 0)}"),
+        "n": sum(manifest.get("training_data", {}).get("counts", {}).values()),
+        "relevance_accuracy": cv["accuracy"],
+        "relevance_f1": {k: v["f1"] for k, v in cv["relevance"]["per_label"].items()},
+    }
+    study = manifest.get("study", {}).get("cross_validated")
+    if study:
+        out["design_accuracy"] = study["design"]["combined"]["accuracy"]
+        out["own_cohort"] = {k: study["own_cohort"][k] for k in ("precision", "recall")}
+        out["pem_accuracy"] = study["pem"]["accuracy"]
+    return out
+
+
+def honest_evaluate(examples: Sequence[Example], results: Sequence[dict[str, Any]],
+                    training_pmids: set[str],
+                    manifest: dict[str, Any] | None) -> dict[str, Any]:
+    """Figures that are never in-sample: the labelled papers the policy's models were not
+    trained on (disjoint set), and the training run's own out-of-fold figures."""
+    keep = [i for i, e in enumerate(examples) if e.paper.pmid not in training_pmids]
+    report: dict[str, Any] = (evaluate([examples[i] for i in keep], [results[i] for i in keep])
+                              if keep else {"n": 0})
+    report["evaluated_on"] = "labelled papers disjoint from the training data"
+    report["in_training_excluded"] = len(examples) - len(keep)
+    report["out_of_fold"] = out_of_fold_summary(manifest)
+    return report
+
+
+def format_oof(oof: dict[str, Any] | None) -> list[str]:
+    if oof is None:
+        return ["no out-of-fold figures recorded for this policy's models"]
+    lines = [f"{oof['method']} on the {oof['n']} training papers (from the manifest):",
+             f"  relevance accuracy {oof['relevance_accuracy']:.3f}; F1 "
+             + ", ".join(f"{k} {v:.3f}" for k, v in oof["relevance_f1"].items())]
+    if "design_accuracy" in oof:
+        lines += [f"  study design accuracy {oof['design_accuracy']:.3f}; own ME/CFS cohort "
+                  f"precision {oof['own_cohort']['precision']:.3f}, recall "
+                  f"{oof['own_cohort']['recall']:.3f}; PEM accuracy "
+                  f"{oof['pem_accuracy']:.3f}"]
+    return lines
+
+
+def format_honest(report: dict[str, Any]) -> str:
+    lines = [f"{report['in_training_excluded']} labelled papers were in the training data: "
+             "not evaluated here (their figures would be in-sample)"]
+    if report["n"]:
+        lines += [f"evaluated on {report['n']} labelled papers disjoint from the training "
+                  "data:", format_report(report)]
+    else:
+        lines.append("no labelled papers disjoint from the training data")
+    lines += ["", *format_oof(report["out_of_fold"])]
     return "\n".join(lines)

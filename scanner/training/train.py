@@ -126,10 +126,13 @@ def choose_operating_points(scores: np.ndarray, explicit: np.ndarray,
 
 
 def train(examples: Sequence[Example], out_dir: Path, *, encoder: Encoder | None,
-          label_files: Sequence[Path], seed: int = 0, folds: int = 5) -> TrainResult:
+          label_files: Sequence[Path], seed: int = 0, folds: int = 5,
+          oof: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None) -> TrainResult:
+    """``oof``: :func:`out_of_fold`'s result when the caller computed it already."""
     papers = [e.paper for e in examples]
     y = [e.labels["relevance"] for e in examples]
-    proba, used, explicit = out_of_fold(examples, encoder, seed=seed, folds=folds)
+    proba, used, explicit = oof if oof is not None else out_of_fold(
+        examples, encoder, seed=seed, folds=folds)
     scores = 1.0 - proba[:, LABELS.index("not_relevant")]
     points = choose_operating_points(scores, explicit, y)
     tfidf, emb = _fit(papers, y, encoder, seed)

@@ -1,0 +1,59 @@
+"""``scanner train-study``: a policy version's relevance, design and cohort models at once."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from .base import Context
+
+
+@click.command("train-study")
+@click.option("--policy", "version", default=None,
+              help="Policy whose case definitions and embedding pin are used (default: active).")
+@click.option("--labels", "label_files", multiple=True, type=click.Path(dir_okay=False),
+              help="Labelled CSV (default: data/labels/dev.csv).")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False), required=True,
+              help="Artifact directory of the NEW policy version (e.g. "
+                   "policies/artifacts/v0.4); never an existing version's.")
+@click.option("--no-embeddings", is_flag=True, help="Train the relevance TF-IDF model only.")
+@click.pass_obj
+def train_study(obj: Context, version: str | None, label_files: tuple[str, ...],
+                out_dir: str, no_embeddings: bool) -> None:
+    """Train relevance, study design and own-cohort models; every figure out-of-fold."""
+    from classifiers.embedding import Encoder
+    from classifiers.pem import Definition, PemClassifier
+    from scanner.training.datasets import load_labelled
+    from scanner.training.study_train import train_all
+
+    from ..errors import PolicyError
+    from ..resources import default_label_files
+
+    policy = obj.policy(version)
+    target = Path(out_dir)
+    if (target / "manifest.json").exists():
+        raise PolicyError(f"{target} already holds a trained version; artifacts of a used "
+                          "policy are immutable: train into a new version's directory")
+    files = [Path(f) for f in label_files] or default_label_files(demo=False)
+    examples = [ex for f in files for ex in load_labelled(f)]
+    pin = policy.relevance.embedding
+    encoder = None if no_embeddings or pin is None else Encoder(pin.package, pin.sha256)
+    pem = PemClassifier([Definition(id=d.id, name=d.name, pem=d.pem, patterns=d.patterns,
+                                    ambiguous=d.ambiguous) for d in policy.case_definitions],
+                        weak_as=policy.pem.weak_as, auto_confidence=policy.pem.auto_confidence)
+    manifest = train_all(examples, target, encoder=encoder, label_files=files, pem=pem)
+    study = manifest["study"]
+    figures = study["cross_validated"]
+    click.echo(f"trained on {len(examples)} labelled papers; {figures['method']}:")
+    click.echo(f"  relevance accuracy {manifest['cross_validated']['accuracy']:.3f}; design "
+               f"accuracy {figures['design']['combined']['accuracy']:.3f}; own ME/CFS cohort "
+               f"precision {figures['own_cohort']['precision']:.3f}, recall "
+               f"{figures['own_cohort']['recall']:.3f}")
+    click.echo(f"\n# pins for the policy's [study] table:\ncohort_threshold = "
+               f"{study['cohort_threshold']}")
+    root, where = policy.root.resolve(), target.resolve()
+    prefix = where.relative_to(root) if where.is_relative_to(root) else where
+    for name in ("design", "cohort"):
+        click.echo(f'{name} = {{ path = "{prefix}/{study[name]["path"]}", '
+                   f'sha256 = "{study[name]["sha256"]}" }}')
