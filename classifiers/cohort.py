@@ -1,6 +1,6 @@
 """Does a paper report its own ME/CFS participants? A trained yes/no model and the decision.
 
-``cohort_lr`` (registered in :data:`COMPONENTS`): logistic regression on TF-IDF word
+``cohort_lr`` (registered in :mod:`classifiers.components`): logistic regression on TF-IDF word
 n-grams of the title and abstract, the explicit-term features of :mod:`classifiers.terms`
 (ME/CFS named, long COVID, ...) and the design tokens of :mod:`classifiers.design_model`.
 Trained on the labelled set's PEM column: a paper has its own ME/CFS cohort exactly when
@@ -16,7 +16,7 @@ probability against the policy's threshold.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -112,6 +112,3 @@ def own_cohort(score: float, design: DesignResult, relevance_label: str,
         return CohortDecision(True, score, f"cohort model {score:.2f} >= {threshold}")
     return CohortDecision(False, score, f"cohort model {score:.2f} < {threshold}")
 
-
-#: Cohort components by name, as policies refer to them.
-COMPONENTS: dict[str, Callable[..., Any]] = {"cohort_lr": CohortModel}

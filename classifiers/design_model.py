@@ -1,9 +1,10 @@
 """Study design as a trained model, with the publication-type rules kept where they win.
 
-``design_lr`` (registered in :data:`COMPONENTS`, named by policies): logistic regression on
-TF-IDF word n-grams of the title and abstract, the NLM publication types and MeSH check
-tags as tokens, and the verdict of the design rules (:mod:`classifiers.design`) as one-hot
-features, so the rules inform the model instead of overriding it. On top of the model,
+``design_lr`` (registered in :mod:`classifiers.components`, named by policies): logistic
+regression on TF-IDF word n-grams of the title and abstract, the NLM publication types
+and MeSH check tags as tokens, and the verdict of the design rules
+(:mod:`classifiers.design`) as one-hot features, so the rules inform the model instead of
+overriding it. On top of the model,
 publication-type rules whose out-of-fold accuracy on the papers they fire on is at least
 the model's are kept as overrides (``rule_pubtypes_``, chosen at training time by
 :func:`choose_rule_pubtypes`; errata and retraction notices are always notices).
@@ -16,7 +17,7 @@ images may have some).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from functools import lru_cache
 from typing import Any
 
@@ -175,6 +176,3 @@ def choose_rule_pubtypes(papers: Sequence[Paper], y: Sequence[str],
             kept.append(pt)
     return kept
 
-
-#: Design components by name, as policies refer to them.
-COMPONENTS: dict[str, Callable[..., Any]] = {"design_lr": DesignModel}

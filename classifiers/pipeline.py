@@ -20,6 +20,7 @@ from classifiers.policy import Policy
 
 from . import __version__
 from .cohort import CohortDecision, CohortModel, own_cohort
+from .components import estimator
 from .design import DesignResult, classify_design
 from .design_model import DesignModel
 from .document import FullText, from_plain
@@ -66,13 +67,26 @@ def load_pinned(policy: Policy, path: str, sha256: str, what: str) -> Any:
     return joblib.load(full)
 
 
+def _check_estimator(policy: Policy, name: str, model: Any) -> None:
+    """The policy names component ``name``: its artifact must hold exactly that estimator."""
+    if not isinstance(model, estimator(name)):
+        raise PolicyError(f"policy {policy.version} names the relevance component {name!r}, "
+                          f"but its artifact holds {type(model).__name__}; retrain with "
+                          "`scanner train`")
+
+
 class PaperClassifier:
     """Classifies papers under one policy."""
 
     def __init__(self, policy: Policy, *, embeddings: bool = True) -> None:
         self.policy = policy
         artifact = load_artifact(policy)
-        embedding_model = artifact.get("embedding") if embeddings else None
+        names = policy.relevance.components
+        _check_estimator(policy, "tfidf_lr", artifact.get("tfidf"))
+        embedding_model = None
+        if "embedding_lr" in names:
+            _check_estimator(policy, "embedding_lr", artifact.get("embedding"))
+            embedding_model = artifact["embedding"] if embeddings else None
         if embedding_model is not None:
             pin = policy.relevance.embedding
             if pin is None:
@@ -83,7 +97,7 @@ class PaperClassifier:
         self.relevance = RelevanceCascade(
             tfidf=artifact["tfidf"], embedding=embedding_model,
             include_at=point.include_at, exclude_below=point.exclude_below,
-            band=tuple(artifact.get("band", (0.02, 0.98))))
+            band=tuple(artifact.get("band", (0.02, 0.98))), guard="rules" in names)
         self.pem = PemClassifier(
             [Definition(id=d.id, name=d.name, pem=d.pem, patterns=d.patterns,
                         ambiguous=d.ambiguous) for d in policy.case_definitions],

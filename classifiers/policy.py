@@ -17,6 +17,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from .components import check_relevance
 from .errors import PolicyError
 
 PemStatus = Literal["required", "optional", "absent", "weak"]
@@ -121,6 +122,11 @@ class ArtifactPin(_Frozen):
 
 class RelevanceSpec(_Frozen):
     components: tuple[str, ...] = ("rules", "tfidf_lr")
+
+    @field_validator("components")
+    @classmethod
+    def _registered(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        return check_relevance(value)
     operating_point: str = "balanced"
     operating_points: tuple[OperatingPoint, ...] = ()
     embedding: EmbeddingPin | None = None

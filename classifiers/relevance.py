@@ -16,7 +16,7 @@ ME/CFS explicitly (not by a bare acronym) is never auto-excluded.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -140,21 +140,6 @@ class EmbeddingRelevance(ClassifierMixin, BaseEstimator):
         return self.classes_[self.predict_proba(papers).argmax(axis=1)]
 
 
-#: Components by name, as policies refer to them.
-COMPONENTS: dict[str, Callable[..., Any]] = {
-    "tfidf_lr": TfidfRelevance,
-    "embedding_lr": EmbeddingRelevance,
-}
-
-
-def component(name: str) -> Callable[..., Any]:
-    try:
-        return COMPONENTS[name]
-    except KeyError:
-        raise KeyError(f"unknown relevance component {name!r}; known: "
-                       f"{', '.join(sorted(COMPONENTS))}") from None
-
-
 @dataclass(frozen=True, slots=True)
 class RelevanceResult:
     label: str
@@ -173,11 +158,14 @@ class RelevanceCascade:
     include_at: float
     exclude_below: float
     band: tuple[float, float] = (0.02, 0.98)
+    #: the ``rules`` component: a paper naming ME/CFS explicitly is never auto-excluded
+    guard: bool = True
 
     def proba(self, papers: Sequence[Paper]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(class probabilities, used-embedding mask, explicit-ME/CFS mask)."""
         p = self.tfidf.predict_proba(papers)
-        explicit = np.asarray([paper_terms(x).mecfs for x in papers], dtype=bool)
+        explicit = np.asarray([self.guard and paper_terms(x).mecfs for x in papers],
+                              dtype=bool)
         score = 1.0 - p[:, LABELS.index("not_relevant")]
         lo, hi = self.band
         need = ((score >= lo) & (score <= hi)) | (explicit & (score < self.include_at))

@@ -9,10 +9,11 @@ import numpy as np
 import pytest
 from sklearn.base import clone
 
+from classifiers.components import estimator
 from classifiers.design import classify_design
 from classifiers.embedding import Encoder
 from classifiers.paper import Paper
-from classifiers.relevance import COMPONENTS, LABELS, RelevanceCascade, TfidfRelevance, component
+from classifiers.relevance import LABELS, EmbeddingRelevance, RelevanceCascade, TfidfRelevance
 from classifiers.terms import find_terms
 from scanner.errors import PolicyError
 from scanner.pubmed.parse import iter_pubmed_xml
@@ -88,9 +89,10 @@ def test_tfidf_relevance_follows_estimator_conventions() -> None:
     assert list(model.predict(papers)) == y
     again = clone(model).fit(papers, y)
     assert np.array_equal(again.predict_proba(papers), model.predict_proba(papers))
-    assert component("tfidf_lr") is TfidfRelevance and set(COMPONENTS) >= {"embedding_lr"}
-    with pytest.raises(KeyError, match="known: embedding_lr, tfidf_lr"):
-        component("svm")
+    assert estimator("tfidf_lr") is TfidfRelevance
+    assert estimator("embedding_lr") is EmbeddingRelevance
+    with pytest.raises(KeyError, match="known: cohort_lr, design_lr, embedding_lr, tfidf_lr"):
+        estimator("svm")
 
 
 def test_cascade_never_auto_excludes_an_explicit_mecfs_paper() -> None:
@@ -120,3 +122,37 @@ def test_encoder_embeds_offline_and_caches() -> None:
     assert len(enc._cache) == 2
     again = enc.encode(["graded exercise"])
     assert np.array_equal(again[0], first[1])
+
+
+def test_a_policy_names_only_registered_components_and_needs_tfidf() -> None:
+    from pydantic import ValidationError
+
+    from classifiers.policy import RelevanceSpec
+
+    assert RelevanceSpec(components=("tfidf_lr",)).components == ("tfidf_lr",)
+    for bad, why in ((("tfidf_lr", "svm"), "unknown relevance component"),
+                     (("rules", "embedding_lr"), "tfidf_lr is required"),
+                     (("tfidf_lr", "tfidf_lr"), "named twice")):
+        with pytest.raises(ValidationError, match=why):
+            RelevanceSpec(components=bad)
+
+
+def test_the_policys_components_decide_what_runs(tmp_path: Path) -> None:
+    """Without ``embedding_lr`` no embedding model runs; without ``rules`` the recall
+    guard is off: the policy's list is what builds the cascade."""
+    import shutil
+
+    from classifiers.pipeline import PaperClassifier
+    from classifiers.policy import load_policy
+
+    root = Path(__file__).resolve().parents[1] / "policies"
+    policies = tmp_path / "policies"
+    shutil.copytree(root / "artifacts" / "v0.1", policies / "artifacts" / "v0.1")
+    text = (root / "v0.1.toml").read_text()
+    marker = 'components = ["rules", "tfidf_lr", "embedding_lr"]'
+    assert marker in text
+    (policies / "v0.1.toml").write_text(text.replace(marker, 'components = ["tfidf_lr"]'))
+    bare = PaperClassifier(load_policy(policies, "v0.1"))
+    full = PaperClassifier(load_policy(root, "v0.1"))
+    assert bare.relevance.embedding is None and bare.relevance.guard is False
+    assert full.relevance.embedding is not None and full.relevance.guard is True

@@ -56,7 +56,9 @@ def train(obj: Context, version: str | None, label_files: tuple[str, ...],
     files = [Path(f) for f in label_files] or default_label_files(demo=False)
     examples = [ex for f in files for ex in load_labelled(f)]
     pin = policy.relevance.embedding
-    encoder = None if no_embeddings or pin is None else Encoder(pin.package, pin.sha256)
+    uses_embeddings = "embedding_lr" in policy.relevance.components
+    encoder = (None if no_embeddings or pin is None or not uses_embeddings
+               else Encoder(pin.package, pin.sha256))
     target = Path(out_dir) if out_dir else policy.root / "artifacts" / policy.version
     if use_corrections:
         from ..policy.corrections import check_target_free, correction_examples, merge

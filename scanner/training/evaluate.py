@@ -171,7 +171,7 @@ def out_of_fold_summary(manifest: dict[str, Any] | None) -> dict[str, Any] | Non
     return out
 
 
-def honest_evaluate(examples: Sequence[Example], results: Sequence[dict[str, Any]],
+def honest_evaluate(examples: Sequence[Example], results: Sequence[ClassificationResult],
                     training_pmids: set[str],
                     manifest: dict[str, Any] | None) -> dict[str, Any]:
     """Figures that are never in-sample: the labelled papers the policy's models were not

@@ -21,6 +21,7 @@ import joblib
 import numpy as np
 from sklearn.model_selection import StratifiedKFold
 
+from classifiers.components import estimator
 from classifiers.embedding import Encoder, file_sha256
 from classifiers.relevance import LABELS, EmbeddingRelevance, RelevanceCascade, TfidfRelevance
 from scanner import __version__
@@ -59,10 +60,12 @@ class TrainResult:
 
 def _fit(papers: list[Any], y: list[str], encoder: Encoder | None,
          seed: int) -> tuple[TfidfRelevance, EmbeddingRelevance | None]:
-    tfidf = TfidfRelevance(random_state=seed).fit(papers, y)
+    """The relevance estimators, built from the component registry: ``tfidf_lr``, and
+    ``embedding_lr`` when there is an encoder (the policy names it and embeddings are on)."""
+    tfidf: TfidfRelevance = estimator("tfidf_lr")(random_state=seed).fit(papers, y)
     emb = None
     if encoder is not None:
-        emb = EmbeddingRelevance(random_state=seed)
+        emb = estimator("embedding_lr")(random_state=seed)
         emb.encoder = encoder
         emb.fit(papers, y)
     return tfidf, emb
