@@ -301,6 +301,7 @@ def test_a_daemon_whose_lease_was_taken_stops_with_a_clear_error(
 def test_sigterm_while_pubmed_hangs_exits_without_waiting_for_it(
         tmp_path: Path, eutils_server: Any, spawn: Spawn) -> None:
     db_url = f"sqlite:///{tmp_path / 'hang.sqlite'}"
+    open_database(db_url).dispose()  # the store exists (only db upgrade, demo, up create one)
     eutils_server.faults.add("hang", endpoint="esearch", seconds=60, times=100)
     daemon = spawn(write_config(tmp_path, extra="[eutils]\nread_timeout = 2.0\n"),
                    daemon_env(eutils_server, db_url), "--interval", "3600")
@@ -317,6 +318,7 @@ def test_sigterm_while_pubmed_hangs_exits_without_waiting_for_it(
 def test_a_batch_stuck_past_the_stop_timeout_is_abandoned_and_the_daemon_exits_0(
         tmp_path: Path, eutils_server: Any, spawn: Spawn) -> None:
     db_url = f"sqlite:///{tmp_path / 'stuck.sqlite'}"
+    open_database(db_url).dispose()  # the store exists (only db upgrade, demo, up create one)
     eutils_server.faults.add("hang", endpoint="efetch", seconds=60, times=100)
     cfg = write_config(tmp_path, extra="[eutils]\nread_timeout = 50.0\n"
                        "[schedule]\nstop_timeout_seconds = 2.0\n")

@@ -164,6 +164,8 @@ def test_the_sweep_waits_for_no_scan(tmp_path: Path, eutils_server: Any) -> None
 def test_cli_recheck_prints_one_line(tmp_path: Path, eutils_server: Any) -> None:
     env = daemon_env(eutils_server, f"sqlite:///{tmp_path / 'cli.sqlite'}")
     cfg = write_config(tmp_path)
+    subprocess.run([str(SCANNER), "--config", str(cfg), "db", "upgrade"], env=env, check=True,
+                   capture_output=True, timeout=120)  # only db upgrade creates a store
     scan = subprocess.run([str(SCANNER), "--config", str(cfg), "scan"], env=env,
                           capture_output=True, text=True, timeout=120)
     assert scan.returncode == 0, scan.stderr
