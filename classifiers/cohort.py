@@ -29,7 +29,7 @@ from sklearn.linear_model import LogisticRegression
 from .design import DesignResult
 from .design_model import _TOKENS, META_WEIGHT, _meta_tokens, _text
 from .paper import Paper
-from .relevance import term_features
+from .relevance import stable_state, term_features
 
 LABELS = ("no", "yes")
 
@@ -48,12 +48,7 @@ class CohortModel(ClassifierMixin, BaseEstimator):
         self.random_state = random_state
 
     def __getstate__(self) -> dict[str, Any]:
-        for name in ("vectorizer_", "meta_"):
-            vec = self.__dict__.get(name)
-            for attr in ("stop_words_", "_stop_words_id"):
-                if vec is not None and hasattr(vec, attr):
-                    delattr(vec, attr)
-        return dict(self.__dict__)
+        return stable_state(self, "vectorizer_", "meta_")
 
     def _features(self, papers: Sequence[Paper]) -> Any:
         words = self.vectorizer_.transform([_text(p) for p in papers])

@@ -37,6 +37,7 @@ from .design import (
     classify_design,
 )
 from .paper import Paper
+from .relevance import stable_state
 
 #: MeSH descriptors that say who or what was studied.
 CHECK_TAGS = ("Humans", "Animals", "Male", "Female", "In Vitro Techniques", "Cells, Cultured",
@@ -81,14 +82,7 @@ class DesignModel(ClassifierMixin, BaseEstimator):
         self.random_state = random_state
 
     def __getstate__(self) -> dict[str, Any]:
-        # As TfidfRelevance: drop the two vectorizer attributes that differ between
-        # identical training runs, so the artifact's bytes (and its pinned sha256) repeat.
-        for name in ("vectorizer_", "meta_"):
-            vec = self.__dict__.get(name)
-            for attr in ("stop_words_", "_stop_words_id"):
-                if vec is not None and hasattr(vec, attr):
-                    delattr(vec, attr)
-        return dict(self.__dict__)
+        return stable_state(self, "vectorizer_", "meta_")
 
     def _features(self, papers: Sequence[Paper]) -> Any:
         words = self.vectorizer_.transform([_text(p) for p in papers])

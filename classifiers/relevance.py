@@ -63,6 +63,20 @@ def _proba_in_label_order(model: LogisticRegression, X: Any) -> np.ndarray:
     return out
 
 
+def stable_state(model: Any, *vectorizers: str) -> dict[str, Any]:
+    """``model``'s pickle state with the two attributes of its fitted ``vectorizers`` that
+    differ between identical training runs removed, so an artifact's bytes (and its pinned
+    sha256) repeat: a set pickled in string-hash order, and an object's memory address
+    (re-set by every transform). scikit-learn documents ``stop_words_`` as safe to delete;
+    ``_stop_words_id`` only feeds a consistency warning."""
+    for name in vectorizers:
+        vec = model.__dict__.get(name)
+        for attr in ("stop_words_", "_stop_words_id"):
+            if vec is not None and hasattr(vec, attr):
+                delattr(vec, attr)
+    return dict(model.__dict__)
+
+
 class TfidfRelevance(ClassifierMixin, BaseEstimator):
     def __init__(self, C: float = 8.0, min_df: int = 2, max_features: int = 60000,
                  random_state: int = 0) -> None:
@@ -72,16 +86,7 @@ class TfidfRelevance(ClassifierMixin, BaseEstimator):
         self.random_state = random_state
 
     def __getstate__(self) -> dict[str, Any]:
-        # Two vectorizer attributes differ between identical training runs and would change
-        # the artifact's bytes, and so its pinned sha256: a set pickled in string-hash
-        # order, and an object's memory address (re-set by every transform). scikit-learn
-        # documents ``stop_words_`` as safe to delete; ``_stop_words_id`` only feeds a
-        # consistency warning.
-        vectorizer = self.__dict__.get("vectorizer_")
-        for attr in ("stop_words_", "_stop_words_id"):
-            if vectorizer is not None and hasattr(vectorizer, attr):
-                delattr(vectorizer, attr)
-        return dict(self.__dict__)
+        return stable_state(self, "vectorizer_")
 
     def _features(self, papers: Sequence[Paper]) -> Any:
         words = self.vectorizer_.transform([p.text for p in papers])

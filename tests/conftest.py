@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -57,6 +58,14 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'scanner.sqlite'}"
         return
+    with postgres_schema() as url:
+        yield url
+
+
+@contextmanager
+def postgres_schema() -> Iterator[str]:
+    """A URL of a fresh PostgreSQL schema, dropped after (skipped locally, failed in CI,
+    when PostgreSQL is not reachable)."""
     if not _postgres_available():
         reason = f"PostgreSQL not reachable at {POSTGRES_URL}"
         if IN_CI:

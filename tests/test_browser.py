@@ -14,6 +14,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 from typing import Any
@@ -46,17 +47,15 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
-    _browser_available()
-    directory = tmp_path_factory.mktemp("browser")
-    url = build_demo(directory)
+@contextmanager
+def serving(config: Path) -> Iterator[str]:
+    """``scanner serve --config config`` as its own process on a free port, waited for;
+    yields the base URL and stops the server after."""
     port = _free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SCANNER_", "NCBI_"))}
     env["SCANNER_EUTILS_URL"] = "http://127.0.0.1:9/"     # never called by the app
-    cfg = directory / "config.toml"
     proc = subprocess.Popen(
-        [sys.executable, "-m", "scanner", "--config", str(cfg), "serve", "--port", str(port)],
+        [sys.executable, "-m", "scanner", "--config", str(config), "serve", "--port", str(port)],
         cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
@@ -71,14 +70,15 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]
         pytest.fail(f"scanner serve did not start: {proc.communicate()[0]}")
     SHOTS.mkdir(parents=True, exist_ok=True)
     try:
-        yield {"base": base, "db_url": url, "port": port}
+        yield base
     finally:
         proc.terminate()
         proc.wait(timeout=30)
 
 
-@pytest.fixture(scope="module")
-def browser(server: dict[str, Any]) -> Iterator[Any]:
+@contextmanager
+def chromium() -> Iterator[Any]:
+    """Debian's chromium, headless, driven by Playwright."""
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
@@ -88,6 +88,21 @@ def browser(server: dict[str, Any]) -> Iterator[Any]:
             yield b
         finally:
             b.close()
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    _browser_available()
+    directory = tmp_path_factory.mktemp("browser")
+    url = build_demo(directory)
+    with serving(directory / "config.toml") as base:
+        yield {"base": base, "db_url": url}
+
+
+@pytest.fixture(scope="module")
+def browser(server: dict[str, Any]) -> Iterator[Any]:
+    with chromium() as b:
+        yield b
 
 
 def signed_in(browser: Any, base: str, user: str) -> Any:

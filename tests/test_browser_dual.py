@@ -3,15 +3,9 @@ serve`` under a dual-review policy: two curators decide blind, the adjudicator s
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
 from scanner.store import drafts as store
@@ -19,7 +13,7 @@ from scanner.store import users
 from scanner.store.db import open_database
 from tests.conftest import make_settings
 from tests.review_helpers import PASSWORD, build_demo
-from tests.test_browser import CHROMIUM, SHOTS, _browser_available, _free_port, signed_in
+from tests.test_browser import SHOTS, _browser_available, chromium, serving, signed_in
 from tests.test_dual_review import DUAL, dual_policies
 
 pytestmark = pytest.mark.slow
@@ -37,43 +31,14 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]
     policies = dual_policies(directory)
     make_settings(directory, "http://127.0.0.1:9/", db_url=url,
                   extra=f'[policy]\ndir = "{policies}"\nactive = "{DUAL}"\n')
-    port = _free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("SCANNER_", "NCBI_"))}
-    env["SCANNER_EUTILS_URL"] = "http://127.0.0.1:9/"
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "scanner", "--config", str(directory / "config.toml"), "serve",
-         "--port", str(port)], cwd=Path(__file__).resolve().parents[1], env=env,
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{base}/login", timeout=1).status_code == 200:
-                break
-        except httpx.HTTPError:
-            time.sleep(0.2)
-    else:
-        proc.kill()
-        pytest.fail(f"scanner serve did not start: {proc.communicate()[0]}")
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    try:
+    with serving(directory / "config.toml") as base:
         yield {"base": base, "db_url": url}
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
 
 
 @pytest.fixture(scope="module")
 def browser(server: dict[str, Any]) -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM,
-                              args=["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"])
-        try:
-            yield b
-        finally:
-            b.close()
+    with chromium() as b:
+        yield b
 
 
 def _draft(db_url: str, pmid: str) -> Any:

@@ -4,24 +4,18 @@ layer and a file over the size limit are refused on the page, nothing stored."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from typing import Any
 
-import httpx
 import pytest
 from sqlalchemy import func, select
 
 from scanner.store import drafts as store
 from scanner.store.db import open_database
 from scanner.store.models import Classification, CuratorFullText
-from tests.conftest import REPO
 from tests.pdf_helpers import METHODS_QUOTE, PAPER_PAGES, make_pdf
 from tests.review_helpers import build_demo
-from tests.test_browser import CHROMIUM, SHOTS, _browser_available, _free_port, signed_in
+from tests.test_browser import SHOTS, _browser_available, chromium, serving, signed_in
 
 pytestmark = pytest.mark.slow
 
@@ -35,43 +29,14 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]
     _browser_available()
     directory = tmp_path_factory.mktemp("browser-upload")
     url = build_demo(directory, extra=f"[review]\nupload_max_mb = {MAX_MB}\n")
-    port = _free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("SCANNER_", "NCBI_"))}
-    env["SCANNER_EUTILS_URL"] = "http://127.0.0.1:9/"     # never called by the app
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "scanner", "--config", str(directory / "config.toml"), "serve",
-         "--port", str(port)],
-        cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{base}/login", timeout=1).status_code == 200:
-                break
-        except httpx.HTTPError:
-            time.sleep(0.2)
-    else:
-        proc.kill()
-        pytest.fail(f"scanner serve did not start: {proc.communicate()[0]}")
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    try:
+    with serving(directory / "config.toml") as base:
         yield {"base": base, "db_url": url, "dir": directory}
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
 
 
 @pytest.fixture(scope="module")
 def browser(server: dict[str, Any]) -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM,
-                              args=["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"])
-        try:
-            yield b
-        finally:
-            b.close()
+    with chromium() as b:
+        yield b
 
 
 def stored(db_url: str, pmid: str) -> tuple[int, dict[str, Any], int]:

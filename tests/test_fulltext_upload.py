@@ -10,7 +10,6 @@ import html
 import io
 import json
 import re
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -19,10 +18,10 @@ import pytest
 import zstandard
 from click.testing import CliRunner, Result
 from fastapi.testclient import TestClient
-from sqlalchemy import create_engine, func, inspect, select, text
+from sqlalchemy import func, inspect, select
 
+from classifiers.policy import load_policy
 from scanner.cli import cli
-from scanner.policy import load_policy
 from scanner.review.app import create_app
 from scanner.review.fulltext_upload import (
     UnsupportedUploadError,
@@ -34,7 +33,7 @@ from scanner.review.fulltext_upload import (
 from scanner.store import drafts as store
 from scanner.store.db import Database, open_database
 from scanner.store.models import Classification, CuratorFullText, DraftEvent
-from tests.conftest import IN_CI, POSTGRES_URL, REPO, _postgres_available, make_settings
+from tests.conftest import REPO, make_settings, postgres_schema
 from tests.pdf_helpers import METHODS_QUOTE, PAPER_PAGES, make_pdf
 from tests.review_helpers import build_demo, csrf, form_fields, sign_in, version_of
 
@@ -117,23 +116,8 @@ def demo(request: pytest.FixtureRequest,
     if engine == "sqlite":
         yield build(directory, f"sqlite:///{directory / 'demo.sqlite'}", policy), policy
         return
-    if not _postgres_available():
-        reason = f"PostgreSQL not reachable at {POSTGRES_URL}"
-        if IN_CI:
-            pytest.fail(reason + " (required in CI)")
-        pytest.skip(reason)
-    schema = f"t_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    sep = "&" if "?" in POSTGRES_URL else "?"
-    try:
-        yield build(directory, f"{POSTGRES_URL}{sep}options=-csearch_path%3D{schema}",
-                    policy), policy
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
+    with postgres_schema() as url:
+        yield build(directory, url, policy), policy
 
 
 @pytest.fixture(scope="module")

@@ -231,3 +231,46 @@ def test_an_older_schema_is_upgraded_step_by_step_keeping_data(db_url: str,
     with upgraded.read() as conn:
         assert count_records(conn) == 3
         assert conn.execute(text("SELECT count(*) FROM classifications")).scalar() == 0
+
+
+@pytest.mark.postgres
+def test_the_run_ledger_frame_has_one_rule_for_every_run(db_url: str) -> None:
+    """scan, recheck and rerun share ``runs.ledger``: success closes the row ``succeeded``;
+    Ctrl-C or a cooperative stop is ``interrupted``; anything else ``failed``, with the
+    message and the counts as they stood; ``record=False`` writes nothing."""
+    from scanner.errors import RunStopped
+    from scanner.store.models import ScanRun
+
+    db = open_database(db_url)
+    policy = load_policy(REPO / "policies", "v0.1")
+
+    class Report:
+        run_id: int | None = None
+        outcome = "running"
+
+    counts = {"n": 0}
+    report = Report()
+    with runs.ledger(db, policy=policy, owner="t", kind="rerun", counts=lambda: dict(counts),
+                     report=report) as run:
+        counts["n"] = 3
+    assert report.outcome == run.outcome == "succeeded" and report.run_id == run.run_id > 0
+    for exc, outcome in ((KeyboardInterrupt(), "interrupted"),
+                         (RunStopped("stop requested"), "interrupted"),
+                         (ValueError("boom"), "failed")):
+        seen = Report()
+        with pytest.raises(type(exc)), runs.ledger(db, policy=policy, owner="t", kind="scan",
+                                                    counts=lambda: dict(counts), report=seen):
+            raise exc
+        assert seen.outcome == outcome
+    with runs.ledger(db, policy=policy, owner="t", kind="rerun", counts=dict,
+                     record=False) as run:
+        assert run.run_id == 0
+    with db.read() as conn:
+        rows = conn.execute(select(ScanRun.kind, ScanRun.outcome, ScanRun.error,
+                                   ScanRun.counts).order_by(ScanRun.id)).all()
+    assert [(r.kind, r.outcome) for r in rows] == [
+        ("rerun", "succeeded"), ("scan", "interrupted"), ("scan", "interrupted"),
+        ("scan", "failed")]
+    assert rows[2].error == "stop requested" and rows[3].error == "boom"
+    assert all(r.counts == {"n": 3} for r in rows)
+    db.dispose()

@@ -11,10 +11,11 @@ from typing import Any
 
 import click
 
+from classifiers.policy import Policy, load_policy
+
 from ..config import Settings, load_settings
 from ..errors import ScannerError
 from ..logs import redact
-from ..policy import Policy, load_policy
 from ..store.db import Database, open_database
 
 #: Exit statuses besides each ScannerError subclass's ``exit_code`` (README, "Exit codes").

@@ -2,19 +2,5 @@
 activate one, and learn from curators' corrections.
 
 The policy *model* (the TOML schema, loading and hashing) lives in :mod:`classifiers.policy`,
-below ``scanner``, because the classifiers are built from it; its names are re-exported here
-so that ``scanner`` code can say ``from scanner.policy import Policy``.
+below ``scanner``, because the classifiers are built from it.
 """
-
-from classifiers.errors import PolicyError
-from classifiers.policy import (
-    FulltextSpec,
-    Policy,
-    RelevanceSpec,
-    known_versions,
-    load_policy,
-    policy_path,
-)
-
-__all__ = ["FulltextSpec", "Policy", "PolicyError", "RelevanceSpec", "known_versions",
-           "load_policy", "policy_path"]

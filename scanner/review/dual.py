@@ -29,7 +29,7 @@ from ..store import drafts as store
 from ..store.models import Record
 from ..store.runs import utcnow
 from ..store.users import ADJUDICATORS
-from .service import LABELS, Review, _snapshot
+from .service import LABELS, Review, published_snapshot
 
 #: PEM labels that claim something about the participants: they need evidence
 CLAIMS = ("required", "not_required", "mixed")
@@ -147,7 +147,7 @@ class DualReview:
 
     # -- deciding ---------------------------------------------------------------------
     def _fields(self, draft: Any, verdict: Verdict) -> dict[str, str]:
-        given = {k: store._clean(str(v)) for k, v in (verdict.fields or {}).items()}
+        given = {k: store.clean_text(str(v)) for k, v in (verdict.fields or {}).items()}
         unknown = set(given) - set(store.EDITABLE)
         if unknown:
             raise ReviewError(f"not an editable field: {', '.join(sorted(unknown))}")
@@ -173,7 +173,7 @@ class DualReview:
         with self.review.db.write() as conn:
             dstore.lock(conn, pmid)
             draft = store.get(conn, pmid)
-            store._check_version(conn, draft, version)
+            store.check_version(conn, draft, version)
             if draft.state != "pending":
                 raise ReviewError(f"this draft is {draft.state}, not waiting for review")
             dstore.add_decision(
@@ -206,7 +206,7 @@ class DualReview:
         with self.review.db.write() as conn:
             dstore.lock(conn, pmid)
             draft = store.get(conn, pmid)
-            store._check_version(conn, draft, version)
+            store.check_version(conn, draft, version)
             current = dstore.decisions(conn, draft.id, draft.review_round)
             if draft.state != "pending" or len(current) < 2:
                 raise ReviewError("this draft has no disagreement waiting for adjudication")
@@ -237,7 +237,7 @@ class DualReview:
         version = int(draft.version)
         changed = {k: v for k, v in final["fields"].items() if draft.fields.get(k) != v}
         if changed:
-            version = self.review._save(conn, draft.pmid, version, changed, actor)
+            version = self.review.save_fields(conn, draft.pmid, version, changed, actor)
         review = {"mode": "dual", "round": draft.review_round,
                   "curators": [a.curator, b.curator], "adjudicator": adjudicator,
                   "decisions": {d.curator: {"decision": d.decision, "relevance": d.relevance,
@@ -252,7 +252,7 @@ class DualReview:
             current = store.get(conn, draft.pmid)
             record = conn.execute(select(Record.__table__)
                                   .where(Record.pmid == draft.pmid)).one()
-            snapshot = _snapshot(current, record, decided_by, now)
+            snapshot = published_snapshot(current, record, decided_by, now)
             snapshot["labels"] = {**snapshot["labels"], "relevance": final["relevance"],
                                   "pem": final["pem"], "design": final["design"],
                                   "classifier": {"relevance": current.relevance_label,

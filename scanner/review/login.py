@@ -101,20 +101,9 @@ def throttle_for(request: Request) -> LoginThrottle:
 
 
 def _check(request: Request, username: str, password: str) -> Any:
-    db = request.app.state.db
-    with db.read() as conn:
-        user = users.find_user(conn, username)
-    if not users.verify_password(user, password):
-        return None
-    assert user is not None
-    new_hash = users.rehash(user, password)
     review = request.app.state.settings.review
-    with db.write() as conn:
-        if new_hash is not None:
-            users.store_rehash(conn, user.id, new_hash)
-        token, csrf = users.start_session(conn, user.id, review.session_hours,
-                                          review.idle_minutes)
-    return user, token, csrf
+    return users.sign_in(request.app.state.db, username, password, review.session_hours,
+                         review.idle_minutes)
 
 
 async def sign_in(request: Request, username: str, password: str) -> Any:

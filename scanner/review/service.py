@@ -45,7 +45,8 @@ class Review:
         self.settings = settings
         self.db = db
         self.policy = policy
-        self._policy = lru_cache(maxsize=16)(self._load_policy)
+        #: the policy a stored result was classified under (None if its file is gone)
+        self.policy_for = lru_cache(maxsize=16)(self._load_policy)
 
     def _load_policy(self, version: str) -> Policy | None:
         if version == self.policy.version:
@@ -81,7 +82,7 @@ class Review:
             raise NotFoundError(f"PMID {pmid} has no stored record")
         result = classification.result
         content = DraftContent.from_json(draft.generated)
-        policy = self._policy(classification.policy_version)
+        policy = self.policy_for(classification.policy_version)
         document = load_document(stored) if stored is not None else None
         # the full text the classification read: a curator's copy first, else PMC's
         text = (curator_texts.text_of(supplied) if supplied is not None
@@ -119,9 +120,9 @@ class Review:
     def save(self, pmid: str, version: int, fields: Mapping[str, str], user: str) -> int:
         self._single_review(pmid)
         with self.db.write() as conn:
-            return self._save(conn, pmid, version, fields, user)
+            return self.save_fields(conn, pmid, version, fields, user)
 
-    def _save(self, conn: Any, pmid: str, version: int, fields: Mapping[str, str],
+    def save_fields(self, conn: Any, pmid: str, version: int, fields: Mapping[str, str],
               user: str) -> int:
         draft = store.get(conn, pmid)
         fields = {k: v for k, v in fields.items() if k in store.EDITABLE}
@@ -140,11 +141,11 @@ class Review:
         self._single_review(pmid)
         with self.db.write() as conn:
             if fields:
-                version = self._save(conn, pmid, version, fields, user)
+                version = self.save_fields(conn, pmid, version, fields, user)
             draft = store.get(conn, pmid)
             record = conn.execute(select(Record.__table__).where(Record.pmid == pmid)).one()
             now = utcnow()
-            snapshot = _snapshot(draft, record, user, now)
+            snapshot = published_snapshot(draft, record, user, now)
             return store.decide(conn, pmid, decision="approved", expected_version=version,
                                 actor=user, snapshot=snapshot, now=now)
 
@@ -155,7 +156,7 @@ class Review:
         self._single_review(pmid)
         with self.db.write() as conn:
             if fields:
-                version = self._save(conn, pmid, version, fields, user)
+                version = self.save_fields(conn, pmid, version, fields, user)
             return store.decide(conn, pmid, decision="rejected", expected_version=version,
                                 actor=user, reason=reason)
 
@@ -211,7 +212,7 @@ def _models(policy: Policy | None) -> dict[str, str]:
     return out
 
 
-def _snapshot(draft: Any, record: Any, user: str, now: dt.datetime) -> dict[str, Any]:
+def published_snapshot(draft: Any, record: Any, user: str, now: dt.datetime) -> dict[str, Any]:
     generated = draft.generated
     return {
         "pmid": draft.pmid, "title": record.title, "fields": dict(draft.fields),

@@ -139,7 +139,7 @@ def supply(review: Review, pmid: str, extracted: Extracted, user: str, *,
                             .order_by(Classification.id)).all()
     results: dict[int, ClassificationResult] = {}
     for row in rows:
-        policy = review._policy(row.policy_version)
+        policy = review.policy_for(row.policy_version)
         if policy is None:     # a policy file no longer here: a rerun cannot run it either
             log.warning(kv("fulltext_policy_missing", pmid=pmid, policy=row.policy_version))
             continue
@@ -150,14 +150,14 @@ def supply(review: Review, pmid: str, extracted: Extracted, user: str, *,
         raise ReviewError(f"policy {draft.policy_version} of this draft cannot be loaded, so "
                           "the full text cannot be read; nothing was stored")
     result = results[draft.classification_id]
-    policy = review._policy(draft.policy_version)
+    policy = review.policy_for(draft.policy_version)
     assert policy is not None
     content, _flags = generate(record, result, policy, utcnow().date())
     now = utcnow()
     with review.db.write() as conn:
         draft = store.get(conn, pmid)
         if expected_version is not None and draft.version != expected_version:
-            store._check_version(conn, draft, expected_version)
+            store.check_version(conn, draft, expected_version)
         current = conn.execute(select(Record.content_hash).where(Record.pmid == pmid)
                                ).scalar_one()
         if current != content_hash or draft.content_hash != content_hash:

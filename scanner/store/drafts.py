@@ -124,7 +124,7 @@ def _changes(old: Mapping[str, Any], new: Mapping[str, Any]) -> dict[str, dict[s
             for k in sorted(set(old) | set(new)) if old.get(k) != new.get(k)}
 
 
-def _check_version(conn: Connection, draft: Row[Any], expected: int) -> None:
+def check_version(conn: Connection, draft: Row[Any], expected: int) -> None:
     if draft.version == expected:
         return
     events = conn.execute(
@@ -242,11 +242,11 @@ def save(conn: Connection, pmid: str, *, expected_version: int, fields: Mapping[
          flags: Sequence[Any], actor: str, now: dt.datetime | None = None) -> int:
     """Store a curator's edit of the draft fields; returns the new version."""
     draft = get(conn, pmid)
-    _check_version(conn, draft, expected_version)
+    check_version(conn, draft, expected_version)
     unknown = set(fields) - set(EDITABLE)
     if unknown:
         raise ReviewError(f"not an editable field: {', '.join(sorted(unknown))}")
-    new_fields = {**draft.fields, **{k: _clean(v) for k, v in fields.items()}}
+    new_fields = {**draft.fields, **{k: clean_text(v) for k, v in fields.items()}}
     changes = _changes(draft.fields, new_fields)
     if not changes:
         return int(draft.version)
@@ -265,7 +265,7 @@ def decide(conn: Connection, pmid: str, *, decision: str, expected_version: int,
     if decision not in ("approved", "rejected"):
         raise ReviewError(f"unknown decision {decision!r}")
     draft = get(conn, pmid)
-    _check_version(conn, draft, expected_version)
+    check_version(conn, draft, expected_version)
     if decision == "rejected" and not (reason or "").strip():
         raise ReviewError("a rejection needs a reason")
     now = now or utcnow()
@@ -334,7 +334,7 @@ def published(conn: Connection) -> list[Row[Any]]:
                              .order_by(Draft.pmid)).all())
 
 
-def _clean(text: str) -> str:
+def clean_text(text: str) -> str:
     """Normalise line endings from browsers (CRLF) so a resave is not a change."""
     return text.replace("\r\n", "\n").replace("\r", "\n")
 

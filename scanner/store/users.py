@@ -83,13 +83,13 @@ def store_rehash(conn: Connection, user_id: int, password_hash: str) -> None:
     conn.execute(update(User).where(User.id == user_id).values(password_hash=password_hash))
 
 
-def sign_in(db: Database, username: str, password: str,
-            hours: float) -> tuple[Row[Any], str, str] | None:
+def sign_in(db: Database, username: str, password: str, hours: float,
+            idle_minutes: float | None = None) -> tuple[Row[Any], str, str] | None:
     """Read the account, check the password outside any transaction (a reader's lock
     held through argon2 would stall writers on SQLite's rollback journal), then start a
     session (rehashing an outdated hash, computed beforehand) in a short write
-    transaction: (user, token, csrf). The web app's sign-in (``review/login.py``) does
-    the same on its hashing thread, with the throttle in front."""
+    transaction: (user, token, csrf). The web app (``review/login.py``) calls it on its
+    hashing thread, with the throttle in front."""
     with db.read() as conn:
         user = find_user(conn, username)
     if not verify_password(user, password) or user is None:
@@ -100,7 +100,7 @@ def sign_in(db: Database, username: str, password: str,
             return None  # disabled (or removed) meanwhile
         if rehashed is not None:
             store_rehash(conn, user.id, rehashed)
-        token, csrf = start_session(conn, user.id, hours)
+        token, csrf = start_session(conn, user.id, hours, idle_minutes)
     return user, token, csrf
 
 
