@@ -3,8 +3,11 @@ that uses them, and evaluation figures that are never in-sample (issue 17)."""
 
 from __future__ import annotations
 
+import csv
 import hashlib
 import io
+import json
+import re
 import shutil
 from pathlib import Path
 from typing import Any
@@ -28,10 +31,16 @@ from scanner.store import runs
 from scanner.store.db import open_database
 from scanner.store.models import Classification
 from scanner.store.records import upsert_records
-from scanner.training.datasets import Example, load_labelled, parse_abstract_file
+from scanner.training.datasets import (
+    UNVERIFIED,
+    Example,
+    load_labelled,
+    parse_abstract_file,
+    unverified_key,
+)
 from scanner.training.evaluate import format_honest, honest_evaluate
 from scanner.training.study_train import folds, groups
-from tests.conftest import REPO
+from tests.conftest import REPO, require_shared_data
 
 POLICIES = REPO / "policies"
 
@@ -218,3 +227,84 @@ def test_a_v03_rerun_reproduces_its_own_results(db_url: str, tmp_path: Path) -> 
     for pmid, stored in results[0].items():
         assert compare_results(stored, results[1][pmid]) == [], pmid
     assert training_pmids(policy)
+
+
+LABELS = REPO / "data" / "labels"
+ALLOWED = {
+    "relevance": {"mecfs", "adjacent", "not_relevant"},
+    "pem": {"required", "not_required", "mixed", "unclear", "not_applicable"},
+    "design": {"rct", "trial_other", "observational", "case_report", "qualitative",
+               "in_vitro", "animal", "review", "guideline", "commentary", "other"},
+    "human_participants": {"true", "false"},
+}
+
+
+def test_unverified_layouts_parse_to_title_and_abstract() -> None:
+    cited = ("Doe JA, Roe B, et al. A cited title: an observational study. Clin Med (Lond).\n"
+             "2021;21(1):e83.\nDOI: 10.1/x | PMID: 3\n\nABSTRACT (from PubMed):\nSome text.\n"
+             "More text.\n\nRelevance: why a curator kept it.\n")
+    assert parse_abstract_file(cited, curated=True) == (
+        "A cited title: an observational study.", "Some text. More text.")
+    titled = ("PMID: 4\nTitle: A title that goes\n      on.\nAuthors: A B\n\nAbstract:\n"
+              "Body text.\n\nKey implication: a curator's note.\n")
+    assert parse_abstract_file(titled, curated=True) == ("A title that goes on.", "Body text.")
+    plain = ("A plain title\n\nFirst paragraph.\n\nSecond paragraph.\n\nDOI: 10.1/y\n"
+             "PubMed: 5\nRetrieved: 2026-01-25\n")
+    assert parse_abstract_file(plain) == ("A plain title", "First paragraph. Second paragraph.")
+    journal = ("Cell Death Dis. 2026 Jan 9;17(1):16. doi: 10.1/z.\n\nThe title.\n\nDoe J, Roe R."
+               "\n\n" + "word " * 60 + "\n\nPMID: 6\n")
+    assert parse_abstract_file(journal) == ("The title.", " ".join(["word"] * 60))
+
+
+def test_train_only_rows_load_with_allowed_labels_and_never_an_evaluated_paper(
+        dev: list[Example]) -> None:
+    """data/labels/train_only.csv (possibly paraphrased texts, training only): every row
+    joins a title and an abstract, every value is allowed, and no paper is one that is
+    scored (dev.csv, or the full texts of fulltext_dev.csv) by PMID, DOI or title."""
+    shared = require_shared_data()
+    path = LABELS / "train_only.csv"
+    with path.open(newline="", encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    with (LABELS / "dev.csv").open(newline="", encoding="utf-8") as fh:
+        assert csv.DictReader(fh).fieldnames == list(rows[0])
+    examples = load_labelled(path)
+    assert len(examples) == len(rows) == len({r["pmid"] for r in rows}) >= 30
+    definitions = {d.id for d in load_policy(POLICIES, "v0.3").case_definitions}
+    for row, ex in zip(rows, examples, strict=True):
+        assert row["source"] == "mecfs_unverified"
+        assert ex.paper.pmid == row["pmid"]
+        assert ex.paper.title.strip() and ex.paper.abstract.strip(), row["pmid"]
+        assert len(ex.paper.title) < 400, row["pmid"]  # a title, not a paragraph
+        assert all(row[k] in allowed for k, allowed in ALLOWED.items()), row
+        ids = [d for d in row["definitions"].split(";") if d]
+        assert set(ids) <= definitions, row
+        assert (row["pem"] in {"required", "not_required", "mixed"}) == bool(ids), row
+        if row["pem"] != "not_applicable":
+            assert row["relevance"] == "mecfs" and row["human_participants"] == "true", row
+        if row["design"] in {"in_vitro", "animal", "review", "guideline", "commentary"}:
+            assert row["human_participants"] == "false", row
+
+    index = [json.loads(line) for line in
+             (shared / "mecfs_fulltext" / "index.jsonl").open(encoding="utf-8")]
+    entry: dict[str, dict[str, Any]] = {}
+    for d in index:
+        if d.get("fidelity") == UNVERIFIED:
+            entry.setdefault(unverified_key(d), d)
+    pmids, dois = set(), set()
+    for row in rows:
+        d = entry[row["pmid"]]
+        pmids |= {str(d["pmid"])} if d.get("pmid") else set()
+        pmids |= set(re.findall(r"(?<!\d)\d{7,8}(?!\d)", d["id"]))  # "29696075_abstract.txt"
+        dois |= {d["doi"].lower()} if d.get("doi") else set()
+    by_file = {f: d for d in index for f in d["copied_files"]}
+    with (LABELS / "fulltext_dev.csv").open(newline="", encoding="utf-8") as fh:
+        fulltexts = [by_file[r["file"]] for r in csv.DictReader(fh)]
+    assert not pmids & {e.paper.pmid for e in dev}
+    assert not pmids & {str(d["pmid"]) for d in fulltexts if d.get("pmid")}
+    assert not dois & {d["doi"].lower() for d in fulltexts if d.get("doi")}
+
+    def norm(title: str) -> str:
+        return re.sub(r"[^a-z0-9]+", " ", title.lower()).strip()
+
+    scored = {norm(e.paper.title) for e in dev} | {norm(d["title"] or "") for d in fulltexts}
+    assert not {norm(ex.paper.title) for ex in examples} & scored
