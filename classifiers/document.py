@@ -57,6 +57,7 @@ class FullText:
     citations: tuple[Citation, ...] = ()
     body_end: int = -1                          # where the reference list starts
     article_type: str = ""                      # JATS <article article-type>, e.g. "review-article"
+    abstract: str = ""                          # JATS <abstract>, one line; not part of text
 
     @property
     def refs_start(self) -> int:
@@ -236,6 +237,35 @@ def _ref_text(ref: etree._Element) -> str:
     return " ".join("".join(str(t) for t in ref.itertext()).split())
 
 
+def _jats_abstract(article: etree._Element) -> str:
+    """The article's own ``<abstract>`` (not a graphical abstract or teaser), one line:
+    structured parts as "Background: ..."; "" where there is none."""
+    front = next((c for c in article if _local(c.tag) == "front"), None)
+    if front is None:
+        return ""
+    found = list(front.iter("{*}abstract", "abstract"))
+    plain = [a for a in found if not (a.get("abstract-type") or "").strip()]
+    chosen = plain[0] if plain else next(
+        (a for a in found if (a.get("abstract-type") or "").strip().lower()
+         not in {"graphical", "teaser", "toc", "web-summary"}), None)
+    if chosen is None:
+        return ""
+    blocks: list[str] = []
+    for el in chosen.iter():
+        tag = _local(el.tag)
+        if tag not in ("title", "p") or any(_local(a.tag) == "p" for a in el.iterancestors()):
+            continue
+        t = " ".join(_itertext(el).split())
+        if not t:
+            continue
+        if tag == "title":
+            if t.lower() in ("abstract", "summary"):
+                continue
+            t = t if t[-1] in ":.?!" else t + ":"
+        blocks.append(t)
+    return " ".join(blocks) if blocks else " ".join(_itertext(chosen).split())
+
+
 def from_jats(data: bytes) -> FullText | None:
     """The article body of a JATS document, or None where there is none (no open access)."""
     root = etree.fromstring(data, _PARSER) if data.strip() else None
@@ -261,7 +291,8 @@ def from_jats(data: bytes) -> FullText | None:
     sections = tuple(sorted(b.sections, key=lambda s: (s.start, -s.end, s.depth)))
     cits = tuple(Citation(s, e, r) for s, e, r in sorted(b.citations) if r in refs)
     return FullText(text, "jats", sections, refs, cits, len(text),
-                    (article.get("article-type") or "").strip().lower())
+                    (article.get("article-type") or "").strip().lower(),
+                    _jats_abstract(article))
 
 
 # --- plain text (PDF extraction) ----------------------------------------------------------------
