@@ -7,8 +7,10 @@ root, ``.txt`` plain text or ``.nxml``/``.xml`` JATS), ``expected`` (PEM label),
 as ``scanner classify --fulltext DIR`` reads it: the title (from the texts' ``index.jsonl``
 where known) with no separate abstract, then, under a policy with ``[fulltext]``, the
 passage reader for a paper whose label is one of the escalated ones; under a policy without
-it, the whole text as a third source. No relevance or design model runs: ``cohort`` is left
-for the reader to decide (None), as for a paper the design rules cannot place.
+it, the whole text as a third source. ``scanner evaluate --fulltext`` passes the policy's
+whole pipeline (relevance, design and cohort models, then the reader: exactly what
+``classify --fulltext`` runs); without it (:func:`classify_case`) no model runs and
+``cohort`` is left for the reader to decide (None).
 
 Figures per split: accuracy; per PEM label precision / recall; ``required`` precision;
 accuracy on texts whose methods name a definition; the ``not_applicable`` rate of papers
@@ -20,7 +22,7 @@ from __future__ import annotations
 import csv
 import json
 from collections import Counter
-from collections.abc import Collection, Iterable
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,8 +30,8 @@ from .document import FullText, from_jats, from_plain
 from .fulltext_reader import classify_with_fulltext
 from .pem import PemClassifier
 
-__all__ = ["FulltextCase", "FulltextOutcome", "evaluate_fulltext", "format_fulltext_report",
-           "load_fulltext_labels", "read_case"]
+__all__ = ["CaseClassifier", "FulltextCase", "FulltextOutcome", "evaluate_fulltext",
+           "format_fulltext_report", "load_fulltext_labels", "read_case"]
 
 LABELS = ("required", "not_required", "mixed", "unclear", "not_applicable")
 DECIDED = frozenset({"required", "not_required", "mixed"})
@@ -118,13 +120,23 @@ def classify_case(pem: PemClassifier, doc: FullText | None, title: str, *,
     return res.label, res.reason
 
 
+#: classifies one paper given only its title and its full text: (label, reason)
+CaseClassifier = Callable[[str, FullText | None], tuple[str, str]]
+
+
 def evaluate_fulltext(pem: PemClassifier, cases: Iterable[FulltextCase], root: Path, *,
                       passage_reader: bool = True,
-                      escalate: Collection[str] = ("unclear",)) -> list[FulltextOutcome]:
+                      escalate: Collection[str] = ("unclear",),
+                      classify: CaseClassifier | None = None) -> list[FulltextOutcome]:
+    """Each case read as ``classify --fulltext`` reads it: by ``classify`` (the policy's
+    whole pipeline: relevance, design and cohort models, then the reader) where given,
+    else by the PEM reader alone (:func:`classify_case`)."""
     out = []
     for c in cases:
-        label, reason = classify_case(pem, read_case(root, c), c.title,
-                                      passage_reader=passage_reader, escalate=escalate)
+        doc = read_case(root, c)
+        label, reason = (classify(c.title, doc) if classify is not None else
+                         classify_case(pem, doc, c.title, passage_reader=passage_reader,
+                                       escalate=escalate))
         out.append(FulltextOutcome(c, label, reason))
     return out
 

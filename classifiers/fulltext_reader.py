@@ -31,9 +31,9 @@ from .pem import DefinitionUse, Evidence, PemClassifier, PemResult, split_senten
 from .pem.model import NA_FROM_TEXT
 
 __all__ = ["READERS", "REFERENCE_SIGNATURES", "Reading", "build_reading",
-           "classify_with_fulltext", "passages", "resolve_reference"]
+           "classify_with_fulltext", "cohort_evidence", "passages", "resolve_reference"]
 
-READERS = ("passages-1",)
+READERS = ("passages-1", "passages-2")
 
 #: A definition's source publication, recognised in a reference-list entry. First match wins
 #: (the order keeps the 2011 ICC paper from reading as the 2003 CCC one, and so on).
@@ -218,7 +218,8 @@ def build_reading(doc: FullText, pem: PemClassifier, *, fallback: bool = False) 
     return Reading(text, index, tuple(cited), used, fallback)
 
 
-def _cohort_evidence(doc: FullText) -> CohortEvidence:
+def cohort_evidence(doc: FullText) -> CohortEvidence:
+    """Whether the full text reports participants of its own (``fulltext_cohort.py``)."""
     body_end = doc.refs_start
     has_methods = any(s.kind in ("methods", "eligibility") and s.start < body_end
                       for s in doc.sections)
@@ -233,7 +234,7 @@ def _cohort_evidence(doc: FullText) -> CohortEvidence:
 
 
 def classify_with_fulltext(pem: PemClassifier, texts: Mapping[str, str], doc: FullText, *,
-                           cohort: bool | None) -> PemResult:
+                           cohort: bool | None, undecided: bool | None = None) -> PemResult:
     """The PEM label from title, abstract and the full text's methods passages.
 
     ``cohort=None`` (the abstract rules could not tell): the full text decides whether the
@@ -241,17 +242,19 @@ def classify_with_fulltext(pem: PemClassifier, texts: Mapping[str, str], doc: Fu
     section reporting participants makes it a cohort (the abstract's "in vitro" / "review"
     cues no longer count); a literature search, an article type such as "Review", or no
     participant sentence at all without a methods section makes it ``not_applicable``.
+    ``undecided``: the verdict where the full text cannot tell either (reader
+    ``passages-2``: the abstract models'); None leaves it to the PEM rules' own cues.
     """
     cohort_note = ""
     if cohort is None:
-        own = _cohort_evidence(doc)
+        own = cohort_evidence(doc)
         if own.verdict is False:
             res = pem.classify(texts, cohort=False)
             return dataclasses.replace(
                 res, confidence=NA_FROM_TEXT,
                 route="auto" if pem.auto_confidence <= NA_FROM_TEXT else "review",
                 reason=f"No ME/CFS participants of its own: {own.why} (full text read).")
-        cohort = own.verdict
+        cohort = own.verdict if own.verdict is not None else undecided
         if own.verdict:
             cohort_note = f"; {own.why}"
     reading = build_reading(doc, pem)

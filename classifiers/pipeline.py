@@ -21,12 +21,13 @@ from classifiers.policy import Policy
 from . import __version__
 from .cohort import CohortDecision, CohortModel, own_cohort
 from .components import estimator
-from .design import DesignResult, classify_design
+from .design import DESIGNS, NO_PARTICIPANTS, WITH_PARTICIPANTS, DesignResult, classify_design
 from .design_model import DesignModel
 from .document import FullText, from_plain
 from .embedding import Encoder, file_sha256
 from .errors import PolicyError
-from .fulltext_reader import classify_with_fulltext
+from .fulltext_abstract import abstract_from_fulltext
+from .fulltext_reader import classify_with_fulltext, cohort_evidence
 from .paper import Paper
 from .pem import Definition, PemClassifier
 from .relevance import RelevanceCascade
@@ -73,6 +74,13 @@ def _check_estimator(policy: Policy, name: str, model: Any) -> None:
         raise PolicyError(f"policy {policy.version} names the relevance component {name!r}, "
                           f"but its artifact holds {type(model).__name__}; retrain with "
                           "`scanner train`")
+
+
+def with_fulltext_abstract(paper: Paper, doc: FullText | None) -> Paper:
+    """``paper``, or where its record has no abstract, with its full text's abstract."""
+    if paper.abstract.strip() or doc is None or not doc.text:
+        return paper
+    return dataclasses.replace(paper, abstract=abstract_from_fulltext(doc))
 
 
 class PaperClassifier:
@@ -127,6 +135,20 @@ class PaperClassifier:
             out.append((d, own_cohort(float(s), d, r.label, r.explicit_mecfs, threshold)))
         return out
 
+    def _design_for(self, paper: Paper, design: DesignResult,
+                    participants: bool | None) -> DesignResult:
+        """``design``, or where the full text says otherwise about participants of the
+        paper's own, the design model's likeliest design that agrees with the text."""
+        if participants is None or design.human_participants is participants or \
+                self.design_model is None:
+            return design
+        proba = self.design_model.predict_proba([paper])[0]
+        allowed = WITH_PARTICIPANTS if participants else NO_PARTICIPANTS
+        best = max((d for d in DESIGNS if d in allowed), key=lambda d: proba[DESIGNS.index(d)])
+        said = "reported" if participants else "absent"
+        return DesignResult(best, participants,
+                            f"design model, full text: participants of its own {said}")
+
     def classify(self, papers: Sequence[Paper],
                  fulltexts: Sequence[str | FullText | None] | None = None, *,
                  missing: Mapping[str, str] | None = None) -> list[ClassificationResult]:
@@ -138,8 +160,17 @@ class PaperClassifier:
         passages (``classifiers/fulltext_reader.py``); one without a full text keeps its
         label, with ``missing[pmid]`` (why there is none) added to the reason.
         """
-        relevance = self.relevance.classify(papers)
-        studies = self.study(papers, relevance)
+        spec = self.policy.fulltext
+        docs: list[FullText | None] | None = None
+        if fulltexts is not None and spec is not None:
+            docs = [from_plain(g) if isinstance(g, str) else g for g in fulltexts]
+        reads_paper = spec is not None and spec.reader == "passages-2"
+        # passages-2: a record without an abstract is judged on its full text's abstract
+        # (the models only; the PEM evidence still indexes the record's own texts)
+        judged = ([with_fulltext_abstract(p, d) for p, d in zip(papers, docs, strict=True)]
+                  if reads_paper and docs is not None else list(papers))
+        relevance = self.relevance.classify(judged)
+        studies = self.study(judged, relevance)
         out = []
         for i, (paper, rel) in enumerate(zip(papers, relevance, strict=True)):
             design, decision = studies[i]
@@ -153,16 +184,24 @@ class PaperClassifier:
                           else design.human_participants)
             texts = {"title": paper.title, "abstract": paper.abstract}
             given = fulltexts[i] if fulltexts is not None else None
-            spec = self.policy.fulltext
+            doc = docs[i] if docs is not None else None
             if spec is None:                      # policy v0.1: the whole text, as given
                 if given:
                     texts["fulltext"] = given.text if isinstance(given, FullText) else given
                 pem = self.pem.classify(texts, cohort=cohort)
             else:
                 pem = self.pem.classify(texts, cohort=cohort)
-                if pem.label in spec.escalate_labels and cohort is not False and (
+                mecfs = rel.label == "mecfs" or rel.explicit_mecfs
+                if (reads_paper and doc is not None and doc.text and mecfs
+                        and pem.label in (*spec.escalate_labels, "not_applicable")):
+                    # the full text decides whether it has participants of its own; the
+                    # abstract models where it cannot tell
+                    own = cohort_evidence(doc)
+                    pem = classify_with_fulltext(self.pem, texts, doc, cohort=None,
+                                                 undecided=cohort)
+                    design = self._design_for(judged[i], design, own.verdict)
+                elif pem.label in spec.escalate_labels and cohort is not False and (
                         fulltexts is not None or missing):
-                    doc = from_plain(given) if isinstance(given, str) else given
                     if doc is not None and doc.text:
                         pem = classify_with_fulltext(self.pem, texts, doc, cohort=cohort)
                     else:

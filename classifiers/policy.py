@@ -66,8 +66,13 @@ class FulltextSpec(_Frozen):
     #: abstract-based PEM labels that send a paper with ME/CFS participants to its full text
     escalate_labels: tuple[Literal["unclear", "not_required", "mixed"], ...] = ("unclear",)
     sources: tuple[Literal["pmc"], ...] = ("pmc",)
-    #: the passage reader's version (classifiers/fulltext_reader.py READERS)
-    reader: Literal["passages-1"] = "passages-1"
+    #: the passage reader's version (classifiers/fulltext_reader.py READERS). "passages-2"
+    #: also reads the paper from its full text where the record falls short: a record
+    #: without an abstract takes the full text's abstract (for relevance, design, cohort),
+    #: and the full text decides whether an ME/CFS paper has participants of its own (the
+    #: abstract models only where the text cannot tell), so a paper the abstract models
+    #: took for a review or for one without a cohort is still read.
+    reader: Literal["passages-1", "passages-2"] = "passages-1"
 
 
 class ReviewSpec(_Frozen):

@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from classifiers.fulltext_eval import evaluate_fulltext, figures, load_fulltext_labels
-from classifiers.pem import Definition, PemClassifier
 from classifiers.policy import load_policy
 
 REPO = Path(__file__).resolve().parents[1]
@@ -31,7 +33,27 @@ def write_labels(tmp_path: Path, rows: list[str]) -> Path:
     return p
 
 
-def test_cli_reports_splits_figures_and_errors(tmp_path: Path) -> None:
+#: titles for the fixture texts, as a record gives them (``evaluate --fulltext`` runs the
+#: whole pipeline on a record with the title only, as ``classify --fulltext`` would)
+TITLES = {"cohort_with_cell_work.txt": "Natural killer cell signalling in ME/CFS: a patch-clamp "
+                                       "study",
+          "review_no_methods.txt": "Skeletal muscle in ME/CFS: accumulated evidence",
+          "postdating_definition.txt": "Cerebral perfusion in myalgic encephalomyelitis/chronic "
+                                       "fatigue syndrome",
+          "no_definition.txt": "Cerebral perfusion in patients with ME/CFS"}
+
+
+def titled_texts(tmp_path: Path) -> Path:
+    root = tmp_path / "texts"
+    shutil.copytree(FIX, root)
+    (root / "index.jsonl").write_text("".join(
+        json.dumps({"title": t, "copied_files": [f]}) + "\n" for f, t in TITLES.items()))
+    return root
+
+
+@pytest.mark.parametrize("version", ["v0.2", "v0.4"])
+def test_cli_reports_splits_figures_and_errors(tmp_path: Path, version: str) -> None:
+    texts = titled_texts(tmp_path)
     labels = write_labels(tmp_path, [
         "cohort_with_cell_work.txt,required,ccc_2003,true,read,,dev",
         "review_no_methods.txt,not_applicable,,false,read,,dev",
@@ -39,8 +61,8 @@ def test_cli_reports_splits_figures_and_errors(tmp_path: Path) -> None:
         "postdating_definition.txt,mixed,fukuda_1994,true,read,,heldout",
         "no_definition.txt,unclear,,true,read,,heldout",
     ])
-    r = run_scanner("evaluate", "--policy", "v0.2", "--fulltext", str(labels),
-                    "--texts", str(FIX))
+    r = run_scanner("evaluate", "--policy", version, "--fulltext", str(labels),
+                    "--texts", str(texts))
     assert r.returncode == 0, r.stderr
     out = r.stdout
     assert "passage reader" in out
@@ -50,8 +72,8 @@ def test_cli_reports_splits_figures_and_errors(tmp_path: Path) -> None:
     assert "accuracy: 1/2 (50%)" in held
     assert "errors: 1 (mixed->not_required: 1)" in held
     assert "postdating_definition.txt" in held and "Fukuda" in held
-    r = run_scanner("evaluate", "--policy", "v0.2", "--fulltext", str(labels),
-                    "--texts", str(FIX), "--split", "heldout", "--json")
+    r = run_scanner("evaluate", "--policy", version, "--fulltext", str(labels),
+                    "--texts", str(texts), "--split", "heldout", "--json")
     assert r.returncode == 0, r.stderr
     data = json.loads(r.stdout)
     assert set(data["splits"]) == {"heldout"}
@@ -70,19 +92,20 @@ def test_cli_bad_labels_one_line_error(tmp_path: Path) -> None:
 
 
 def test_heldout_floor_on_shared_full_texts(shared_data: Path) -> None:
-    """The held-out half (split fixed once with random.Random(18), never tuned on before
-    its first evaluation; see data/labels/README.md) stays above a floor."""
+    """The held-out half (split fixed once with random.Random(18); see
+    data/labels/README.md), read as ``classify --fulltext`` reads it under the shipped
+    default policy (a record with the title only, the whole pipeline), stays above a floor."""
+    from scanner.training.fulltext_evaluate import pipeline_case_classifier, policy_pem
+
     root = shared_data / "mecfs_fulltext"
-    pol = load_policy(REPO / "policies", "v0.2")
-    pem = PemClassifier([Definition(d.id, d.name, d.pem, d.patterns, d.ambiguous)
-                         for d in pol.case_definitions], weak_as=pol.pem.weak_as,
-                        auto_confidence=pol.pem.auto_confidence)
+    pol = load_policy(REPO / "policies", "v0.4")
     cases = [c for c in load_fulltext_labels(LABELS, root) if c.split == "heldout"]
     assert len(cases) == 28
-    f = figures(evaluate_fulltext(pem, cases, root))
-    assert f["accuracy"] is not None and f["accuracy"] >= 0.85, f["errors"]
+    f = figures(evaluate_fulltext(policy_pem(pol), cases, root,
+                                  classify=pipeline_case_classifier(pol)))
+    assert f["accuracy"] is not None and f["accuracy"] >= 0.8, f["errors"]
     named = f["definition_named"]
-    assert isinstance(named, dict) and named["right"] / named["n"] >= 0.85, f["errors"]
-    assert f["required_precision"] is not None and f["required_precision"] >= 0.85
+    assert isinstance(named, dict) and named["right"] / named["n"] >= 0.9, f["errors"]
+    assert f["required_precision"] is not None and f["required_precision"] >= 0.9
     nc = f["no_cohort"]
     assert isinstance(nc, dict) and nc["not_applicable"] / nc["n"] >= 0.8, f["errors"]

@@ -9,7 +9,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from classifiers.document import FullText
 from classifiers.fulltext_eval import (
+    CaseClassifier,
     FulltextLabelError,
     evaluate_fulltext,
     figures,
@@ -32,6 +34,26 @@ def policy_pem(policy: Policy) -> PemClassifier:
                          auto_confidence=policy.pem.auto_confidence)
 
 
+def pipeline_case_classifier(policy: Policy) -> CaseClassifier | None:
+    """A text read as ``classify --fulltext`` reads it under ``policy``: a record with the
+    title only, its full text, and the whole pipeline. None for a policy that pins no
+    trained model (the reader alone then)."""
+    if policy.relevance.artifact is None:
+        return None
+    from classifiers.paper import Paper
+    from classifiers.pipeline import PaperClassifier
+
+    classifier = PaperClassifier(policy)
+
+    def classify(title: str, doc: FullText | None) -> tuple[str, str]:
+        paper = Paper(pmid="0", title=title, abstract="")
+        result = classifier.classify([paper], [doc], missing={
+            "0": "no full text in the labelled set"})[0]
+        return result["pem"]["label"], result["pem"]["reason"]
+
+    return classify
+
+
 def fulltext_report(policy: Policy, labels: Path, texts: Path | None, split: str | None,
                     as_json: bool) -> str:
     root = texts or shared_data_dir() / DEFAULT_TEXTS
@@ -46,7 +68,8 @@ def fulltext_report(policy: Policy, labels: Path, texts: Path | None, split: str
     spec = policy.fulltext
     outcomes = evaluate_fulltext(
         policy_pem(policy), cases, root, passage_reader=spec is not None,
-        escalate=tuple(spec.escalate_labels) if spec is not None else ("unclear",))
+        escalate=tuple(spec.escalate_labels) if spec is not None else ("unclear",),
+        classify=pipeline_case_classifier(policy))
     head = (f"=== {labels} (policy {policy.version}, "
             f"{'passage reader' if spec is not None else 'whole text'}) ===\n")
     if as_json:
