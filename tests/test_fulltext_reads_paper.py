@@ -148,3 +148,24 @@ def test_evaluate_fulltext_runs_the_whole_pipeline(tmp_path: Path) -> None:
     assert "accuracy: 2/2" in out["v0.4"]
     # v0.3's cohort model reads the title alone: the cohort is missed (what it really does)
     assert "accuracy: 1/2" in out["v0.3"]
+
+
+def test_scans_fetch_the_full_text_of_mecfs_papers_without_a_cohort_under_passages_2(
+        v04: PaperClassifier) -> None:
+    """Under passages-2 the full text decides participants, so a scan also fetches it for
+    an ME/CFS paper the abstract models judged to have none; v0.3 does not."""
+    from scanner.policy.fulltext import wants_fulltext
+
+    v03 = load_policy(REPO / "policies", "v0.3")
+    abstract = ("This review summarises studies of mitochondrial function in myalgic "
+                "encephalomyelitis/chronic fatigue syndrome (ME/CFS) and discusses how they "
+                "could explain post-exertional malaise.")
+    r = v04.classify([Paper("1", REVIEW_TITLE, abstract)])[0]
+    assert r["relevance"]["label"] == "mecfs" and r["pem"]["label"] == "not_applicable"
+    assert wants_fulltext(v04.policy, r)
+    assert not wants_fulltext(v03, r)
+    # the full text then decides: a review's stays not_applicable
+    read = v04.classify([Paper("1", REVIEW_TITLE, abstract)], [from_plain(REVIEW_TEXT)])[0]
+    assert read["pem"]["label"] == "not_applicable"
+    not_mecfs = {**r, "relevance": {**r["relevance"], "label": "adjacent"}}
+    assert not wants_fulltext(v04.policy, not_mecfs)

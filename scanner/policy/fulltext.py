@@ -18,10 +18,19 @@ NO_OA = "no open-access full text in PMC"
 
 
 def wants_fulltext(policy: Policy, result: ClassificationResult) -> bool:
+    """Whether a scan fetches the paper's full text (and a rerun reads the stored one).
+
+    An ME/CFS paper whose abstract leaves PEM in ``escalate_labels``; under reader
+    ``passages-2`` also one the abstract models judged to have no participants of its own
+    (``not_applicable``), since the full text decides that (a review stays one there)."""
     spec = policy.fulltext
-    return bool(spec is not None and spec.escalate and "pmc" in spec.sources
-                and result["pem"]["label"] in spec.escalate_labels
-                and result["relevance"]["label"] == "mecfs"
+    if spec is None or not spec.escalate or "pmc" not in spec.sources or \
+            result["relevance"]["label"] != "mecfs":
+        return False
+    label = result["pem"]["label"]
+    if spec.reader == "passages-2":
+        return label in (*spec.escalate_labels, "not_applicable")
+    return bool(label in spec.escalate_labels
                 and result["study"]["human_participants"] is not False)
 
 
