@@ -76,6 +76,15 @@ def _check_estimator(policy: Policy, name: str, model: Any) -> None:
                           "`scanner train`")
 
 
+def policy_pem(policy: Policy) -> PemClassifier:
+    """The PEM reader a policy pins: its case definitions and ``[pem]`` rules."""
+    return PemClassifier(
+        [Definition(id=d.id, name=d.name, pem=d.pem, patterns=d.patterns,
+                    ambiguous=d.ambiguous) for d in policy.case_definitions],
+        weak_as=policy.pem.weak_as, auto_confidence=policy.pem.auto_confidence,
+        rules=policy.pem.rules)
+
+
 def with_fulltext_abstract(paper: Paper, doc: FullText | None) -> Paper:
     """``paper``, or where its record has no abstract, with its full text's abstract."""
     if paper.abstract.strip() or doc is None or not doc.text:
@@ -106,10 +115,7 @@ class PaperClassifier:
             tfidf=artifact["tfidf"], embedding=embedding_model,
             include_at=point.include_at, exclude_below=point.exclude_below,
             band=tuple(artifact.get("band", (0.02, 0.98))), guard="rules" in names)
-        self.pem = PemClassifier(
-            [Definition(id=d.id, name=d.name, pem=d.pem, patterns=d.patterns,
-                        ambiguous=d.ambiguous) for d in policy.case_definitions],
-            weak_as=policy.pem.weak_as, auto_confidence=policy.pem.auto_confidence)
+        self.pem = policy_pem(policy)
         self.design_model: DesignModel | None = None
         self.cohort_model: CohortModel | None = None
         if policy.study is not None:

@@ -55,6 +55,10 @@ class CaseDefinitionSpec(_Frozen):
 class PemSpec(_Frozen):
     weak_as: Literal["required", "not_required", "mixed", "unclear"] = "not_required"
     auto_confidence: float = Field(0.75, ge=0, le=1)
+    #: the role rules' version (classifiers/pem): 1 as in v0.1-v0.3; 2 adds the double
+    #: negative ("patients who did not meet X were excluded / not included": X selected
+    #: them)
+    rules: Literal[1, 2] = 1
 
 
 class FulltextSpec(_Frozen):

@@ -95,7 +95,8 @@ def test_heldout_floor_on_shared_full_texts(shared_data: Path) -> None:
     """The held-out half (split fixed once with random.Random(18); see
     data/labels/README.md), read as ``classify --fulltext`` reads it under the shipped
     default policy (a record with the title only, the whole pipeline), stays above a floor."""
-    from scanner.training.fulltext_evaluate import pipeline_case_classifier, policy_pem
+    from classifiers.pipeline import policy_pem
+    from scanner.training.fulltext_evaluate import pipeline_case_classifier
 
     root = shared_data / "mecfs_fulltext"
     pol = load_policy(REPO / "policies", "v0.4")

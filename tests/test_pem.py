@@ -808,3 +808,52 @@ def test_literal_prefilter_never_changes_a_result(clf: PemClassifier,
     for title, abstract in texts:
         t = {"title": title, "abstract": abstract}
         assert clf.classify(t, cohort=True) == plain.classify(t, cohort=True)
+
+
+# --- role rules 2 (policy v0.4 [pem] rules = 2): the double negative --------------------------
+
+DOUBLE_NEGATIVES = [
+    ("Patients who did not fulfil the Canadian Consensus Criteria were excluded.",
+     "required", {"ccc_2003"}),
+    ("Post-COVID patients who did not meet the Canadian or International Consensus Criteria "
+     "for ME/CFS were not included in the study.", "required", {"ccc_2003", "icc_2011"}),
+    ("Patients were excluded if they did not meet the Fukuda criteria.", "not_required",
+     {"fukuda_1994"}),
+]
+
+
+@pytest.mark.parametrize(("sentence", "label", "ids"), DOUBLE_NEGATIVES)
+def test_rules_2_double_negative_is_inclusion(sentence: str, label: str, ids: set[str]) -> None:
+    from classifiers.pipeline import policy_pem
+    from classifiers.policy import load_policy
+
+    texts = {"title": "A study in ME/CFS",
+             "abstract": "Forty patients with ME/CFS and 30 controls took part. " + sentence}
+    v4 = policy_pem(load_policy(POLICY.parent, "v0.4"))
+    r = v4.classify(texts, cohort=True)
+    assert r.label == label, r.reason
+    assert {d.id for d in r.definitions if d.role == "inclusion"} == ids
+    # rules 1 (v0.1-v0.3) read it as background, as they always did: immutable
+    v3 = policy_pem(load_policy(POLICY.parent, "v0.3"))
+    assert v3.classify(texts, cohort=True).label == "unclear"
+
+
+@pytest.mark.parametrize("sentence", [
+    "We excluded patients who met the Fukuda criteria.",
+    "Patients meeting the Oxford criteria but not the CCC were excluded.",
+    "Participants who did not meet the Canadian Consensus Criteria were included as "
+    "a comparison group.",
+])
+def test_rules_2_exclusions_stay_background(sentence: str) -> None:
+    from classifiers.pipeline import policy_pem
+    from classifiers.policy import load_policy
+
+    v4 = policy_pem(load_policy(POLICY.parent, "v0.4"))
+    r = v4.classify({"title": "A study in ME/CFS", "abstract": sentence}, cohort=True)
+    assert r.label == "unclear"
+    assert all(d.role != "inclusion" for d in r.definitions)
+
+
+def test_rules_version_checked() -> None:
+    with pytest.raises(ValueError, match="rules must be 1 or 2"):
+        PemClassifier([], rules=3)

@@ -13,6 +13,7 @@ from .cues import (
     _COMPARE_DEFS_RE,
     _COMPARE_GROUPS_RE,
     _EXCLUDED_AFTER_RE,
+    _EXCLUDED_IF_RE,
     _FT_CHARACTERISE_RE,
     _FT_EARLIER_RE,
     _FT_PRESENT_RE,
@@ -23,6 +24,8 @@ from .cues import (
     _MERGE_GAP_RE,
     _NEGATION_RE,
     _NO_COHORT_RE,
+    _NOT_ADMITTED_AFTER_RE,
+    _NOT_MEETING_RE,
     _OR_RE,
     _OUTCOME_RE,
     _OUTCOME_STUDY_RE,
@@ -114,11 +117,16 @@ class PemClassifier:
     """Rule-based case-definition finder and PEM-status labeller (see the module docstring)."""
 
     def __init__(self, definitions: Sequence[Definition], *, weak_as: str = "not_required",
-                 auto_confidence: float = 0.75) -> None:
+                 auto_confidence: float = 0.75, rules: int = 1) -> None:
         if weak_as not in WEAK_AS:
             raise ValueError(f"weak_as must be one of {WEAK_AS}, not {weak_as!r}")
         if not 0.0 <= auto_confidence <= 1.0:
             raise ValueError(f"auto_confidence must be within 0..1, not {auto_confidence!r}")
+        if rules not in (1, 2):
+            raise ValueError(f"rules must be 1 or 2, not {rules!r}")
+        #: the role rules' version (policy ``[pem] rules``): 2 reads a double negative
+        #: ("who did not meet X were excluded") as inclusion
+        self.rules = rules
         seen: set[str] = set()
         self._defs: dict[str, Definition] = {}
         self._patterns: list[tuple[str, bool, re.Pattern[str]]] = []
@@ -350,6 +358,13 @@ class PemClassifier:
         local = clause[-45:]
         strong_local = bool(_PART_VERB_RE.search(clause) or _STRONG_INCL_RE.search(clause))
         g.cue = _cue_span(text, s0, s1, first.start, g.mentions[-1].ext_end)
+        if self.rules >= 2 and _NOT_MEETING_RE.search(local) and (
+                _NOT_ADMITTED_AFTER_RE.search(after) or _EXCLUDED_IF_RE.search(clause)):
+            # "patients who did not meet X were excluded / not included", "excluded if they
+            # did not fulfil X": X is what selected the participants
+            g.role, g.why = "inclusion", "those not meeting it were excluded"
+            g.cue = _cue_span(text, s0, s1, first.start, g.mentions[-1].ext_end)
+            return
         if _NEGATION_RE.search(local) or _EXCLUDED_AFTER_RE.search(after):
             g.role, g.why = "background", "negated or exclusion"
             return

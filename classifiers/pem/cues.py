@@ -147,6 +147,17 @@ _STAT_NEAR_RE = re.compile(
 _STAT_AFTER_RE = re.compile(       # used with .match(text, pos): anchored at pos
     r"\s*(?:[=<>≤≥:]|\(\s*\d|,\s*\d|\d|s\b)|\s+(?:hunt|sedation|scale|score|grant|award|"
     r"values?)\b", _I)
+#: rules 2, the double negative: "who did not meet / not fulfilling X" ...
+_NOT_MEETING_RE = re.compile(
+    r"\b(?:not|never)\s+(?:\w+\s+){0,1}?(?:meet|met|meeting|fulfil\w*|satisf\w*|fit|"
+    r"fitting)\b[^.;]{0,30}$", _I)
+#: ... "were excluded" / "were not included" (after the definition) ...
+_NOT_ADMITTED_AFTER_RE = re.compile(
+    r"^[^.;]{0,80}?\b(?:were|was|are|is|will\s+be|have\s+been)\s+(?:also\s+)?(?:excluded|"
+    r"ineligible|not\s+(?:included|enrolled|eligible|recruited|invited|considered))\b", _I)
+#: ... or "excluded if they did not meet X" (before it)
+_EXCLUDED_IF_RE = re.compile(
+    r"\b(?:excluded|ineligible|not\s+eligible)\s+(?:\w+\s+){0,2}?(?:if|when|where)\b", _I)
 _EXCLUDED_AFTER_RE = re.compile(
     r"^[^.;]{0,40}?\b(?:were|was|are|is|be|being)\s+(?:\w+\s+)?excluded\b", _I)
 _GOVERNED_AFTER_RE = re.compile(

@@ -23,7 +23,7 @@ def train_study(obj: Context, version: str | None, label_files: tuple[str, ...],
                 out_dir: str, no_embeddings: bool) -> None:
     """Train relevance, study design and own-cohort models; every figure out-of-fold."""
     from classifiers.embedding import Encoder
-    from classifiers.pem import Definition, PemClassifier
+    from classifiers.pipeline import policy_pem
     from scanner.training.datasets import load_labelled
     from scanner.training.study_train import train_all
 
@@ -39,9 +39,7 @@ def train_study(obj: Context, version: str | None, label_files: tuple[str, ...],
     examples = [ex for f in files for ex in load_labelled(f)]
     pin = policy.relevance.embedding
     encoder = None if no_embeddings or pin is None else Encoder(pin.package, pin.sha256)
-    pem = PemClassifier([Definition(id=d.id, name=d.name, pem=d.pem, patterns=d.patterns,
-                                    ambiguous=d.ambiguous) for d in policy.case_definitions],
-                        weak_as=policy.pem.weak_as, auto_confidence=policy.pem.auto_confidence)
+    pem = policy_pem(policy)
     manifest = train_all(examples, target, encoder=encoder, label_files=files, pem=pem)
     study = manifest["study"]
     figures = study["cross_validated"]

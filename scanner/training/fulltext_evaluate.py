@@ -18,7 +18,7 @@ from classifiers.fulltext_eval import (
     format_fulltext_report,
     load_fulltext_labels,
 )
-from classifiers.pem import Definition, PemClassifier
+from classifiers.pipeline import policy_pem
 from classifiers.policy import Policy
 
 from ..errors import ScannerError
@@ -26,12 +26,6 @@ from ..resources import shared_data_dir
 
 #: The shared full texts, below the shared data directory (read in place).
 DEFAULT_TEXTS = "mecfs_fulltext"
-
-
-def policy_pem(policy: Policy) -> PemClassifier:
-    return PemClassifier([Definition(d.id, d.name, d.pem, d.patterns, d.ambiguous)
-                          for d in policy.case_definitions], weak_as=policy.pem.weak_as,
-                         auto_confidence=policy.pem.auto_confidence)
 
 
 def pipeline_case_classifier(policy: Policy) -> CaseClassifier | None:
