@@ -7,6 +7,12 @@ Trained on the labelled set's PEM column: a paper has its own ME/CFS cohort exac
 its PEM label is not ``not_applicable`` (the labelling rubric gives a PEM label other
 than ``not_applicable`` only to ME/CFS papers with participants selected as ME/CFS).
 
+``cohort_lr_mecfs`` (:class:`MecfsCohortModel`, policy v0.4 on): the same features plus the
+text cues of :func:`classifiers.design_model.meta_tokens_with_cues`, trained only on the
+papers :func:`own_cohort` asks the model about (labelled ``mecfs`` or naming ME/CFS
+explicitly), so that it learns what separates an ME/CFS study with its own participants
+from an ME/CFS review, hypothesis or re-analysis rather than ME/CFS from everything else.
+
 :func:`own_cohort` is the decision the pipeline (and the full-text reader, through the
 classification result's ``study`` block) uses: no cohort for a design without human
 participants (in vitro, animal, review, guideline, commentary), none for a paper that
@@ -27,9 +33,9 @@ from sklearn.feature_extraction.text import CountVectorizer, TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 
 from .design import DesignResult
-from .design_model import _TOKENS, META_WEIGHT, _meta_tokens, _text
+from .design_model import _TOKENS, META_WEIGHT, _meta_tokens, _text, meta_tokens_with_cues
 from .paper import Paper
-from .relevance import stable_state, term_features
+from .relevance import paper_terms, stable_state, term_features
 
 LABELS = ("no", "yes")
 
@@ -50,9 +56,12 @@ class CohortModel(ClassifierMixin, BaseEstimator):
     def __getstate__(self) -> dict[str, Any]:
         return stable_state(self, "vectorizer_", "meta_")
 
+    def _meta_texts(self, papers: Sequence[Paper]) -> list[str]:
+        return [_meta_tokens(p) for p in papers]
+
     def _features(self, papers: Sequence[Paper]) -> Any:
         words = self.vectorizer_.transform([_text(p) for p in papers])
-        meta = self.meta_.transform([_meta_tokens(p) for p in papers]) * META_WEIGHT
+        meta = self.meta_.transform(self._meta_texts(papers)) * META_WEIGHT
         return sparse.hstack([words, meta, sparse.csr_matrix(term_features(papers))]).tocsr()
 
     def fit(self, papers: Sequence[Paper], y: Sequence[str]) -> CohortModel:
@@ -65,7 +74,7 @@ class CohortModel(ClassifierMixin, BaseEstimator):
         self.vectorizer_.fit([_text(p) for p in papers])
         self.meta_ = CountVectorizer(binary=True, token_pattern=_TOKENS, lowercase=False,
                                      dtype=np.float64)
-        self.meta_.fit([_meta_tokens(p) for p in papers])
+        self.meta_.fit(self._meta_texts(papers))
         self.model_ = LogisticRegression(C=self.C, max_iter=5000, class_weight="balanced",
                                          random_state=self.random_state)
         self.model_.fit(self._features(papers), [LABELS.index(v) for v in y])
@@ -87,6 +96,32 @@ class CohortModel(ClassifierMixin, BaseEstimator):
 
     def predict(self, papers: Sequence[Paper]) -> np.ndarray:
         return self.classes_[(self.score_yes(papers) >= 0.5).astype(int)]
+
+
+def in_scope(paper: Paper, relevance_label: str | None) -> bool:
+    """Whether :func:`own_cohort` reads the cohort model's score for this paper: it is
+    labelled ``mecfs``, or it names ME/CFS explicitly."""
+    return relevance_label == "mecfs" or paper_terms(paper).mecfs
+
+
+class MecfsCohortModel(CohortModel):
+    """``cohort_lr_mecfs``: trained on ME/CFS papers only, with text cues (module docstring).
+
+    ``fit``'s ``relevance`` (the training rows' relevance labels) says which papers are
+    ME/CFS papers; without it, only papers naming ME/CFS explicitly are.
+    """
+
+    def _meta_texts(self, papers: Sequence[Paper]) -> list[str]:
+        return [meta_tokens_with_cues(p) for p in papers]
+
+    def fit(self, papers: Sequence[Paper], y: Sequence[str],
+            relevance: Sequence[str | None] | None = None) -> MecfsCohortModel:
+        labels = list(relevance) if relevance is not None else [None] * len(papers)
+        if len(labels) != len(papers) or len(y) != len(papers):
+            raise ValueError("papers, y and relevance differ in length")
+        keep = [i for i, p in enumerate(papers) if in_scope(p, labels[i])]
+        super().fit([papers[i] for i in keep], [y[i] for i in keep])
+        return self
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,13 +13,24 @@ Human participants follow from the design: none for in vitro, animal, review, gu
 and commentary; present for trials, observational, case reports and qualitative studies;
 for ``other`` the rules' own judgement (a notice has none; an algorithm study on patient
 images may have some).
+
+``design_lr_emb`` (:class:`EmbeddingDesignModel`, policy v0.4 on): the same model with the
+paper's all-MiniLM-L6-v2 embedding appended as dense features (the text the relevance
+embedding model reads, so one embedding cache serves both). Its encoder is attached after
+loading (:func:`classifiers.components.prepare_study_models`), never pickled.
+
+:func:`meta_tokens_with_cues` adds text cues (systematic review / meta-analysis, a review's
+own wording, hypothesis or perspective, a count of participants, existing data) to the
+meta tokens; the ME/CFS-scoped cohort model (``cohort_lr_mecfs``) reads them, for records
+that carry no publication types or MeSH (many ME/CFS records do not).
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from scipy import sparse
@@ -38,6 +49,9 @@ from .design import (
 )
 from .paper import Paper
 from .relevance import stable_state
+
+if TYPE_CHECKING:
+    from .embedding import Encoder
 
 #: MeSH descriptors that say who or what was studied.
 CHECK_TAGS = ("Humans", "Animals", "Male", "Female", "In Vitro Techniques", "Cells, Cultured",
@@ -69,6 +83,59 @@ def _meta_tokens(paper: Paper) -> str:
 
 def _text(paper: Paper) -> str:
     return f"{paper.title}\n{paper.abstract}"
+
+
+#: Text cues that say what kind of paper it is where no publication type says so; each is
+#: one meta token when it matches the title or abstract (case-insensitive).
+CUES = {
+    "cue_sysrev": (
+        r"\bsystematic(?:ally)?\s+(?:review|search|literature)|\bmeta-?analy|\bPRISMA\b"
+        r"|\bscoping\s+review|\bumbrella\s+review|\bliterature\s+(?:search|review)"
+        r"|\bwe\s+(?:searched|screened|identified\s+\d+\s+(?:studies|articles|trials))"
+        r"|\bdatabases?\s+(?:were|was)\s+searched"
+        r"|\bsearched\s+(?:in\s+)?(?:PubMed|MEDLINE|Embase|Scopus|Web\s+of\s+Science"
+        r"|the\s+literature)"
+        r"|\b(?:studies|articles|trials)\s+(?:were\s+)?(?:included|met\s+the\s+inclusion)"),
+    "cue_review": (
+        r"\b(?:this|the\s+present|our|a)\s+(?:narrative\s+|comprehensive\s+|critical\s+"
+        r"|brief\s+|mini-?\s*|short\s+|systematic\s+)?review\b"
+        r"|\bwe\s+(?:review|summari[sz]e|discuss|highlight|outline)\b"
+        r"|\b(?:here|in\s+this\s+(?:review|article|paper|chapter)),?\s+we\s+(?:review"
+        r"|summari[sz]e|discuss|describe|highlight|explore|examine)"
+        r"|\bthis\s+(?:article|paper|chapter|perspective)\s+(?:reviews|summari[sz]es"
+        r"|discusses|explores|examines|highlights)"
+        r"|\b(?:current|recent)\s+(?:evidence|literature|knowledge|understanding)\b"),
+    "cue_hypothesis": (
+        r"\bwe\s+(?:propose|hypothesi[sz]e|suggest)\s+(?:that|a)\b|\bhypothesis\b"
+        r"|\bperspective\b|\bopinion\b"),
+    "cue_own_sample": (
+        r"\b(?:\d+|[a-z]+-?[a-z]*)\s+(?:patients|participants|subjects|individuals|adults"
+        r"|adolescents|children|women|men|cases|controls)\b"
+        r"|\bwere\s+(?:recruited|enrolled|randomi[sz]ed)|\bn\s*=\s*\d+"),
+    "cue_existing_data": (
+        r"\bbiobank\b|\bpublicly\s+available\b|\bpublished\s+(?:data|datasets?)\b"
+        r"|\bGWAS\s+summary\b|\bsecondary\s+analysis\b|\bre-?analy"),
+}
+_CUES = {name: re.compile(rx, re.IGNORECASE) for name, rx in CUES.items()}
+
+
+def cue_tokens(paper: Paper) -> list[str]:
+    """The names of the :data:`CUES` that match the paper's title or abstract."""
+    text = _text(paper)
+    return [name for name, rx in _CUES.items() if rx.search(text)]
+
+
+def meta_tokens_with_cues(paper: Paper) -> str:
+    """:func:`_meta_tokens` plus the paper's text cues."""
+    return " ".join([_meta_tokens(paper), *cue_tokens(paper)])
+
+
+def embed(encoder: Encoder | None, papers: Sequence[Paper], owner: str) -> np.ndarray:
+    """Unit-length embeddings of the papers' model text (:attr:`Paper.text`, as the
+    relevance embedding model reads it, so the encoder's cache serves both)."""
+    if encoder is None:
+        raise RuntimeError(f"{owner} needs an encoder attached")
+    return encoder.encode([p.text for p in papers]).astype(np.float64)
 
 
 class DesignModel(ClassifierMixin, BaseEstimator):
@@ -127,6 +194,31 @@ class DesignModel(ClassifierMixin, BaseEstimator):
 
     def predict(self, papers: Sequence[Paper]) -> np.ndarray:
         return np.asarray([r.design for r in self.classify(papers)])
+
+
+class EmbeddingDesignModel(DesignModel):
+    """:class:`DesignModel` with the paper's MiniLM embedding appended (``design_lr_emb``).
+
+    The unit-length embedding is multiplied by ``embedding_weight`` (2.0: chosen on the
+    out-of-fold figures of the labelled set, among 1, 2 and 4). The encoder is attached,
+    not pickled: the pipeline sets ``encoder`` after loading.
+    """
+
+    def __init__(self, C: float = 6.0, min_df: int = 2, max_features: int = 50000,
+                 random_state: int = 0, embedding_weight: float = 2.0) -> None:
+        super().__init__(C=C, min_df=min_df, max_features=max_features,
+                         random_state=random_state)
+        self.embedding_weight = embedding_weight
+        self.encoder: Encoder | None = None
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = super().__getstate__()
+        state["encoder"] = None
+        return state
+
+    def _features(self, papers: Sequence[Paper]) -> Any:
+        vectors = embed(self.encoder, papers, type(self).__name__) * self.embedding_weight
+        return sparse.hstack([super()._features(papers), sparse.csr_matrix(vectors)]).tocsr()
 
 
 def _rule_pubtype(paper: Paper) -> str | None:

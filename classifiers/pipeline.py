@@ -20,7 +20,7 @@ from classifiers.policy import Policy
 
 from . import __version__
 from .cohort import CohortDecision, CohortModel, own_cohort
-from .components import estimator
+from .components import estimator, prepare_study_models
 from .design import DESIGNS, NO_PARTICIPANTS, WITH_PARTICIPANTS, DesignResult, classify_design
 from .design_model import DesignModel
 from .document import FullText, from_plain
@@ -123,6 +123,8 @@ class PaperClassifier:
                                             policy.study.design.sha256, "design")
             self.cohort_model = load_pinned(policy, policy.study.cohort.path,
                                             policy.study.cohort.sha256, "cohort")
+            prepare_study_models(policy, self.design_model, self.cohort_model,
+                                 embedding_model.encoder if embedding_model else None)
 
     def study(self, papers: Sequence[Paper], relevance: Sequence[Any] | None = None
               ) -> list[tuple[DesignResult, CohortDecision | None]]:

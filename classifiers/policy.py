@@ -17,7 +17,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from .components import check_relevance
+from .components import check_relevance, check_study
 from .errors import PolicyError
 
 PemStatus = Literal["required", "optional", "absent", "weak"]
@@ -152,8 +152,13 @@ class StudySpec(_Frozen):
     """``[study]``: trained study-design and own-ME/CFS-cohort models (absent: the design
     rules of ``classifiers/design.py`` and the relevance label decide, policies v0.1/v0.2)."""
 
-    #: model components by name (classifiers/design_model.py, classifiers/cohort.py)
-    components: tuple[Literal["design_lr", "cohort_lr"], ...] = ("design_lr", "cohort_lr")
+    #: model components by name (classifiers/components.py: one design, one cohort model)
+    components: tuple[str, ...] = ("design_lr", "cohort_lr")
+
+    @field_validator("components")
+    @classmethod
+    def _registered(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        return check_study(value)
     design: ArtifactPin
     cohort: ArtifactPin
     #: P(own ME/CFS cohort) at or above which a paper has its own ME/CFS participants

@@ -91,7 +91,8 @@ def test_tfidf_relevance_follows_estimator_conventions() -> None:
     assert np.array_equal(again.predict_proba(papers), model.predict_proba(papers))
     assert estimator("tfidf_lr") is TfidfRelevance
     assert estimator("embedding_lr") is EmbeddingRelevance
-    with pytest.raises(KeyError, match="known: cohort_lr, design_lr, embedding_lr, tfidf_lr"):
+    with pytest.raises(KeyError, match="known: cohort_lr, cohort_lr_mecfs, design_lr, "
+                                        "design_lr_emb, embedding_lr, tfidf_lr"):
         estimator("svm")
 
 

@@ -7,18 +7,30 @@ import csv
 import hashlib
 import io
 import json
+import pickle
 import re
 import shutil
+import threading
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import joblib
+import numpy as np
 import pytest
+from sklearn.base import clone
 from sqlalchemy import select
 
-from classifiers.cohort import own_cohort
+from classifiers.cohort import CohortModel, MecfsCohortModel, own_cohort
+from classifiers.components import attach_encoder, needs_encoder
 from classifiers.design import DesignResult
-from classifiers.design_model import DesignModel
+from classifiers.design_model import (
+    DesignModel,
+    EmbeddingDesignModel,
+    _meta_tokens,
+    cue_tokens,
+    meta_tokens_with_cues,
+)
 from classifiers.paper import Paper
 from classifiers.pipeline import PaperClassifier, training_manifest, training_pmids
 from classifiers.policy import load_policy
@@ -308,3 +320,243 @@ def test_train_only_rows_load_with_allowed_labels_and_never_an_evaluated_paper(
 
     scored = {norm(e.paper.title) for e in dev} | {norm(d["title"] or "") for d in fulltexts}
     assert not {norm(ex.paper.title) for ex in examples} & scored
+
+
+# -- policy v0.4's components: design_lr_emb (MiniLM embedding appended), cohort_lr_mecfs --
+
+class StubEncoder:
+    """Deterministic 384-d unit vectors per text, in place of the MiniLM encoder (which
+    needs torch); it holds a lock, so a model that pickled its encoder would fail to."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.calls = 0
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        self.calls += 1
+        rows = []
+        for t in texts:
+            seed = int.from_bytes(hashlib.sha256(t.encode()).digest()[:8], "big")
+            v = np.random.default_rng(seed).normal(size=384)
+            rows.append(v / np.linalg.norm(v))
+        return np.asarray(rows, dtype=np.float32).reshape(len(texts), 384)
+
+
+_DESIGN_TEXTS = {
+    "review": ("A systematic review of {} studies", "We searched PubMed and Embase; {} "
+               "studies were included in the meta-analysis of the literature."),
+    "observational": ("A cohort study of {} patients", "We recruited {} patients and "
+                      "healthy controls; blood markers were measured at baseline."),
+    "in_vitro": ("Cultured cells exposed to {} compounds", "Cell lines were cultured in "
+                 "vitro with {} compounds and cytokine release was measured."),
+}
+
+
+def _design_set() -> tuple[list[Paper], list[str]]:
+    papers, y = [], []
+    for design, (title, abstract) in _DESIGN_TEXTS.items():
+        for i in range(8):
+            papers.append(Paper(pmid=f"{design}{i}", title=title.format(i + 10),
+                                abstract=abstract.format(i + 10)))
+            y.append(design)
+    return papers, y
+
+
+def _cohort_set() -> tuple[list[Paper], list[str], list[str]]:
+    """ME/CFS papers with and without own participants, and off-topic papers whose
+    word ``zebrawelding`` the ME/CFS-scoped model must never see."""
+    papers, y, relevance = [], [], []
+    for i in range(8):
+        papers.append(Paper(pmid=f"yes{i}", title=f"Exercise testing in ME/CFS, study {i}",
+                            abstract=f"We recruited {30 + i} patients with myalgic "
+                                     "encephalomyelitis/chronic fatigue syndrome and controls."))
+        y.append("yes")
+        relevance.append("mecfs")
+        papers.append(Paper(pmid=f"no{i}", title=f"Myalgic encephalomyelitis: a review {i}",
+                            abstract="In this narrative review we summarise current evidence "
+                                     "on chronic fatigue syndrome."))
+        y.append("no")
+        relevance.append("mecfs")
+        papers.append(Paper(pmid=f"off{i}", title=f"Zebrawelding of alloys {i}",
+                            abstract="Zebrawelding joints were tested for strength."))
+        y.append("no")
+        relevance.append("not_relevant")
+    return papers, y, relevance
+
+
+def test_study_components_are_registered_and_policies_name_one_of_each() -> None:
+    from pydantic import ValidationError
+
+    from classifiers.components import STUDY, estimator
+    from classifiers.policy import StudySpec
+
+    assert estimator("design_lr_emb") is EmbeddingDesignModel
+    assert estimator("cohort_lr_mecfs") is MecfsCohortModel
+    assert estimator("design_lr") is DesignModel and estimator("cohort_lr") is CohortModel
+    assert set(STUDY) == {"design_lr", "design_lr_emb", "cohort_lr", "cohort_lr_mecfs"}
+    pin = {"path": "x.joblib", "sha256": "0" * 64}
+    spec = StudySpec(components=("design_lr_emb", "cohort_lr_mecfs"), design=pin, cohort=pin)
+    assert spec.components == ("design_lr_emb", "cohort_lr_mecfs")
+    for bad, why in ((("design_lr", "svm"), "unknown study component"),
+                     (("design_lr", "design_lr_emb", "cohort_lr"), "exactly one design"),
+                     (("design_lr",), "exactly one cohort")):
+        with pytest.raises(ValidationError, match=why):
+            StudySpec(components=bad, design=pin, cohort=pin)
+
+
+def test_embedding_design_model_fits_predicts_and_pickles_without_its_encoder(
+        tmp_path: Path) -> None:
+    papers, y = _design_set()
+    model = EmbeddingDesignModel(C=4.0)
+    assert model.get_params() == {"C": 4.0, "min_df": 2, "max_features": 50000,
+                                  "random_state": 0, "embedding_weight": 2.0}
+    with pytest.raises(RuntimeError, match="needs an encoder attached"):
+        model.fit(papers, y)
+    encoder = StubEncoder()
+    attach_encoder([model], encoder)
+    assert model.fit(papers, y, rule_pubtypes=("Review",)) is model and encoder.calls
+    assert list(model.predict(papers)) == y
+    proba = model.predict_proba(papers)
+    words = len(model.vectorizer_.vocabulary_) + len(model.meta_.vocabulary_)
+    assert model.model_.coef_.shape[1] == words + 384           # the embedding is in
+    digests = set()
+    for run, fitted in enumerate((model, _fit_again(model, papers, y, encoder))):
+        path = tmp_path / f"design{run}.joblib"     # the encoder is never pickled; the
+        joblib.dump(fitted, path, compress=3)       # bytes repeat across training runs
+        digests.add(hashlib.sha256(path.read_bytes()).hexdigest())
+    assert len(digests) == 1
+    loaded = joblib.load(tmp_path / "design0.joblib")
+    assert type(loaded) is EmbeddingDesignModel and loaded.encoder is None
+    assert loaded.rule_pubtypes_ == ("Review",)
+    with pytest.raises(RuntimeError, match="EmbeddingDesignModel needs an encoder"):
+        loaded.predict_proba(papers)
+    attach_encoder([loaded], StubEncoder())
+    assert np.allclose(loaded.predict_proba(papers), proba)
+    assert model.encoder is encoder                    # pickling left the original alone
+
+
+def _fit_again(model: EmbeddingDesignModel, papers: list[Paper], y: list[str],
+               encoder: StubEncoder) -> EmbeddingDesignModel:
+    again = clone(model)
+    again.encoder = encoder
+    return again.fit(papers, y, rule_pubtypes=("Review",))
+
+
+def test_mecfs_cohort_model_learns_from_mecfs_papers_only(tmp_path: Path) -> None:
+    papers, y, relevance = _cohort_set()
+    model = MecfsCohortModel().fit(papers, y, relevance=relevance)
+    assert "zebrawelding" not in model.vectorizer_.vocabulary_     # off-topic: not seen
+    assert "cue_review" in model.meta_.vocabulary_
+    assert "cue_own_sample" in model.meta_.vocabulary_
+    assert list(model.predict(papers[:2])) == ["yes", "no"]
+    plain = CohortModel().fit(papers, y)                      # v0.3's model sees them all
+    assert "zebrawelding" in plain.vectorizer_.vocabulary_
+    assert "cue_review" not in plain.meta_.vocabulary_
+    path = tmp_path / "cohort.joblib"
+    joblib.dump(model, path, compress=3)
+    loaded = joblib.load(path)
+    assert type(loaded) is MecfsCohortModel
+    assert np.array_equal(loaded.score_yes(papers), model.score_yes(papers))
+    assert not needs_encoder(loaded) and not needs_encoder(plain)
+    with pytest.raises(ValueError, match="differ in length"):
+        MecfsCohortModel().fit(papers, y, relevance=relevance[:-1])
+    # without relevance labels only papers naming ME/CFS count (all the ME/CFS ones here)
+    unlabelled = MecfsCohortModel().fit(papers, y)
+    assert "zebrawelding" not in unlabelled.vectorizer_.vocabulary_
+
+
+def test_text_cues_name_reviews_meta_analyses_and_own_samples() -> None:
+    meta = Paper(pmid="1", title="Immune markers in ME/CFS: a meta-analysis",
+                 abstract="We searched MEDLINE and Embase; 14 studies were included.")
+    cohort = Paper(pmid="2", title="Sleep in ME/CFS",
+                   abstract="Forty-two patients were recruited (n = 42).")
+    assert {"cue_sysrev"} <= set(cue_tokens(meta)) and "cue_own_sample" in cue_tokens(cohort)
+    assert meta_tokens_with_cues(meta).startswith(_meta_tokens(meta) + " ")
+    assert cue_tokens(Paper(pmid="3", title="", abstract="")) == []
+
+
+def test_study_training_chooses_components_and_adds_training_only_examples(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from scanner.training import study_train
+
+    papers, y = _design_set()
+    cpapers, cy, relevance = _cohort_set()
+    pem = {"yes": "unclear", "no": "not_applicable"}
+    examples = [Example(p, {"design": d, "pem": "not_applicable", "relevance": "not_relevant"})
+                for p, d in zip(papers, y, strict=True)]
+    examples += [Example(p, {"design": "observational" if c == "yes" else "review",
+                             "pem": pem[c], "relevance": r})
+                 for p, c, r in zip(cpapers, cy, relevance, strict=True)]
+    extra = [Example(Paper(pmid=f"x{i}", title=f"A cohort study of {i} patients",
+                           abstract=f"We recruited {i} patients."),
+                     {"design": "observational", "pem": "not_applicable"}) for i in range(3)]
+    extra.append(Example(Paper(pmid="x9", title="t", abstract="a"), {"design": ""}))
+    encoder = StubEncoder()
+    sizes: list[int] = []
+    fit_design = study_train.fit_design
+
+    def spy(rows: Sequence[Example], **kw: Any) -> Any:
+        sizes.append(len(rows))
+        return fit_design(rows, **kw)
+
+    monkeypatch.setattr(study_train, "fit_design", spy)
+    proba, _ = study_train.oof_design(examples, k=3, component="design_lr_emb",
+                                      encoder=encoder, extra=extra)
+    assert proba.shape == (len(examples), 11)                  # extra rows never scored
+    splits = study_train.folds(examples, [e.labels["design"] for e in examples], k=3)
+    assert sizes == [len(tr) + 3 for tr, _ in splits]         # the design-labelled extras
+    with pytest.raises(ValueError, match="needs an embedding encoder"):
+        study_train.oof_design(examples, k=3, component="design_lr_emb")
+    with pytest.raises(ValueError, match="not a design component"):
+        study_train.oof_design(examples, k=3, component="cohort_lr")
+    scores = study_train.oof_cohort(examples, k=3, component="cohort_lr_mecfs", extra=extra)
+    assert scores.shape == (len(examples),)
+    assert np.array_equal(study_train.oof_cohort(examples, k=3),
+                          study_train.oof_cohort(examples, k=3, component="cohort_lr"))
+    pins = study_train.fit_and_write(examples, tmp_path, ("Review",), design="design_lr_emb",
+                                     cohort="cohort_lr_mecfs", encoder=encoder, extra=extra)
+    design = joblib.load(tmp_path / pins["design"]["path"])
+    cohort = joblib.load(tmp_path / pins["cohort"]["path"])
+    assert type(design) is EmbeddingDesignModel and design.encoder is None
+    assert type(cohort) is MecfsCohortModel
+    assert sizes[-1] == len(examples) + 3
+
+
+def test_the_pipeline_hook_checks_the_components_and_attaches_one_encoder() -> None:
+    from classifiers.components import prepare_study_models
+    from classifiers.embedding import Encoder
+
+    v03 = load_policy(POLICIES, "v0.3")
+    assert v03.study is not None
+    papers, y = _design_set()
+    stub = StubEncoder()
+    design = EmbeddingDesignModel()
+    design.encoder = stub
+    design.fit(papers, y)
+    cpapers, cy, relevance = _cohort_set()
+    cohort = MecfsCohortModel().fit(cpapers, cy, relevance=relevance)
+    with pytest.raises(PolicyError, match="names the study component 'design_lr'"):
+        prepare_study_models(v03, design, cohort)
+    v04 = v03.model_copy(update={"study": v03.study.model_copy(
+        update={"components": ("design_lr_emb", "cohort_lr_mecfs")})})
+    loaded = pickle.loads(pickle.dumps(design))
+    assert loaded.encoder is None
+    shared = StubEncoder()
+    prepare_study_models(v04, loaded, cohort, cast(Any, shared))   # the relevance encoder
+    assert loaded.encoder is shared
+    fresh = pickle.loads(pickle.dumps(design))
+    prepare_study_models(v04, fresh, cohort)         # none shared: one from the policy's pin
+    assert isinstance(fresh.encoder, Encoder) and v04.relevance.embedding is not None
+    assert fresh.encoder.sha256 == v04.relevance.embedding.sha256
+    no_pin = v04.model_copy(update={"relevance": v04.relevance.model_copy(
+        update={"embedding": None})})
+    with pytest.raises(PolicyError, match="pins no embedding model"):
+        prepare_study_models(no_pin, pickle.loads(pickle.dumps(design)), cohort)
+    with pytest.raises(PolicyError, match="names the study component 'cohort_lr_mecfs'"):
+        prepare_study_models(v04, loaded, CohortModel())
+
+
+def test_v03_artifacts_load_as_v03_estimators(v03: PaperClassifier) -> None:
+    """v0.3's pinned artifacts keep their classes (and need no encoder)."""
+    assert type(v03.design_model) is DesignModel and type(v03.cohort_model) is CohortModel
+    assert not needs_encoder(v03.design_model) and not needs_encoder(v03.cohort_model)

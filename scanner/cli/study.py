@@ -6,6 +6,8 @@ from pathlib import Path
 
 import click
 
+from classifiers.components import STUDY_COHORT, STUDY_DESIGN
+
 from .base import Context
 
 
@@ -18,9 +20,15 @@ from .base import Context
               help="Artifact directory of the NEW policy version (e.g. "
                    "policies/artifacts/v0.4); never an existing version's.")
 @click.option("--no-embeddings", is_flag=True, help="Train the relevance TF-IDF model only.")
+@click.option("--design", "design", default="design_lr", show_default=True,
+              type=click.Choice(STUDY_DESIGN),
+              help="Study-design component (classifiers/components.py).")
+@click.option("--cohort", "cohort", default="cohort_lr", show_default=True,
+              type=click.Choice(STUDY_COHORT),
+              help="Own-ME/CFS-cohort component (classifiers/components.py).")
 @click.pass_obj
 def train_study(obj: Context, version: str | None, label_files: tuple[str, ...],
-                out_dir: str, no_embeddings: bool) -> None:
+                out_dir: str, no_embeddings: bool, design: str, cohort: str) -> None:
     """Train relevance, study design and own-cohort models; every figure out-of-fold."""
     from classifiers.embedding import Encoder
     from classifiers.pipeline import policy_pem
@@ -40,7 +48,11 @@ def train_study(obj: Context, version: str | None, label_files: tuple[str, ...],
     pin = policy.relevance.embedding
     encoder = None if no_embeddings or pin is None else Encoder(pin.package, pin.sha256)
     pem = policy_pem(policy)
-    manifest = train_all(examples, target, encoder=encoder, label_files=files, pem=pem)
+    if encoder is None and design == "design_lr_emb":
+        raise PolicyError("design_lr_emb reads embeddings: drop --no-embeddings (and train "
+                          "under a policy that pins [relevance.embedding])")
+    manifest = train_all(examples, target, encoder=encoder, label_files=files, pem=pem,
+                         design=design, cohort=cohort)
     study = manifest["study"]
     figures = study["cross_validated"]
     click.echo(f"trained on {len(examples)} labelled papers; {figures['method']}:")
@@ -48,8 +60,8 @@ def train_study(obj: Context, version: str | None, label_files: tuple[str, ...],
                f"accuracy {figures['design']['combined']['accuracy']:.3f}; own ME/CFS cohort "
                f"precision {figures['own_cohort']['precision']:.3f}, recall "
                f"{figures['own_cohort']['recall']:.3f}")
-    click.echo(f"\n# pins for the policy's [study] table:\ncohort_threshold = "
-               f"{study['cohort_threshold']}")
+    click.echo(f"\n# pins for the policy's [study] table:\ncomponents = "
+               f'["{design}", "{cohort}"]\ncohort_threshold = {study["cohort_threshold"]}')
     root, where = policy.root.resolve(), target.resolve()
     prefix = where.relative_to(root) if where.is_relative_to(root) else where
     for name in ("design", "cohort"):

@@ -10,6 +10,11 @@ The one choice made on out-of-fold predictions is which publication-type rules s
 front of the design model (:func:`classifiers.design_model.choose_rule_pubtypes`, one
 yes/no per publication type); the figures say so. The cohort threshold is fixed at 0.5,
 not tuned.
+
+The components to train are chosen by name (:mod:`classifiers.components`: ``design_lr``
+or ``design_lr_emb``, ``cohort_lr`` or ``cohort_lr_mecfs``); one that reads embeddings needs
+the ``encoder``. ``extra`` examples (labelled for training only) join every fold's training
+data and the final fit, but are never scored.
 """
 
 from __future__ import annotations
@@ -24,10 +29,11 @@ import numpy as np
 from sklearn.model_selection import StratifiedGroupKFold
 
 from classifiers.cohort import LABELS as COHORT_LABELS
-from classifiers.cohort import CohortModel, cohort_label, own_cohort
+from classifiers.cohort import MecfsCohortModel, cohort_label, own_cohort
+from classifiers.components import STUDY_COHORT, STUDY_DESIGN, attach_encoder, estimator
 from classifiers.design import DESIGNS, classify_design
-from classifiers.design_model import DesignModel, _combine, choose_rule_pubtypes
-from classifiers.embedding import file_sha256
+from classifiers.design_model import _combine, choose_rule_pubtypes
+from classifiers.embedding import Encoder, file_sha256
 from classifiers.pem import PemClassifier
 
 from .datasets import Example
@@ -52,27 +58,70 @@ def folds(examples: Sequence[Example], y: Sequence[str], *, k: int = 5,
     return list(splitter.split(np.zeros(len(y)), list(y), groups(examples)))
 
 
-def oof_design(examples: Sequence[Example], *, k: int = 5,
-               seed: int = 0) -> tuple[np.ndarray, list[str]]:
-    """Out-of-fold design probabilities, and the publication-type rules that win on them."""
+def _design_rows(examples: Sequence[Example]) -> list[Example]:
+    return [e for e in examples if e.labels.get("design")]
+
+
+def _cohort_rows(examples: Sequence[Example]) -> list[Example]:
+    return [e for e in examples if e.labels.get("pem")]
+
+
+def fit_design(examples: Sequence[Example], *, component: str = "design_lr",
+               encoder: Encoder | None = None, seed: int = 0,
+               rule_pubtypes: Sequence[str] = ()) -> Any:
+    """The design component ``component`` fitted on ``examples``."""
+    if component not in STUDY_DESIGN:
+        raise ValueError(f"{component!r} is not a design component ({', '.join(STUDY_DESIGN)})")
+    model = estimator(component)(random_state=seed)
+    attach_encoder([model], encoder)
+    return model.fit([e.paper for e in examples], [e.labels["design"] for e in examples],
+                     rule_pubtypes=rule_pubtypes)
+
+
+def fit_cohort(examples: Sequence[Example], *, component: str = "cohort_lr",
+               encoder: Encoder | None = None, seed: int = 0) -> Any:
+    """The cohort component ``component`` fitted on ``examples`` (``cohort_lr_mecfs`` on
+    those among them labelled ``mecfs`` or naming ME/CFS)."""
+    if component not in STUDY_COHORT:
+        raise ValueError(f"{component!r} is not a cohort component ({', '.join(STUDY_COHORT)})")
+    model = estimator(component)(random_state=seed)
+    attach_encoder([model], encoder)
+    papers = [e.paper for e in examples]
+    y = [cohort_label(e.labels["pem"]) for e in examples]
+    if isinstance(model, MecfsCohortModel):
+        return model.fit(papers, y, relevance=[e.labels.get("relevance") for e in examples])
+    return model.fit(papers, y)
+
+
+def oof_design(examples: Sequence[Example], *, k: int = 5, seed: int = 0,
+               component: str = "design_lr", encoder: Encoder | None = None,
+               extra: Sequence[Example] = ()) -> tuple[np.ndarray, list[str]]:
+    """Out-of-fold design probabilities, and the publication-type rules that win on them.
+
+    ``extra`` examples (those with a design label) join every fold's training data."""
     papers = [e.paper for e in examples]
     y = [e.labels["design"] for e in examples]
+    more = _design_rows(extra)
     proba = np.zeros((len(papers), len(DESIGNS)))
     for train_idx, test_idx in folds(examples, y, k=k, seed=seed):
-        model = DesignModel(random_state=seed).fit([papers[i] for i in train_idx],
-                                                   [y[i] for i in train_idx])
+        model = fit_design([examples[i] for i in train_idx] + more, component=component,
+                           encoder=encoder, seed=seed)
         proba[test_idx] = model.predict_proba([papers[i] for i in test_idx])
     return proba, choose_rule_pubtypes(papers, y, proba)
 
 
-def oof_cohort(examples: Sequence[Example], *, k: int = 5, seed: int = 0) -> np.ndarray:
-    """Out-of-fold P(own ME/CFS cohort)."""
+def oof_cohort(examples: Sequence[Example], *, k: int = 5, seed: int = 0,
+               component: str = "cohort_lr", encoder: Encoder | None = None,
+               extra: Sequence[Example] = ()) -> np.ndarray:
+    """Out-of-fold P(own ME/CFS cohort); ``extra`` examples (those with a PEM label) join
+    every fold's training data."""
     papers = [e.paper for e in examples]
     y = [cohort_label(e.labels["pem"]) for e in examples]
+    more = _cohort_rows(extra)
     scores = np.zeros(len(papers))
     for train_idx, test_idx in folds(examples, y, k=k, seed=seed):
-        model = CohortModel(random_state=seed).fit([papers[i] for i in train_idx],
-                                                   [y[i] for i in train_idx])
+        model = fit_cohort([examples[i] for i in train_idx] + more, component=component,
+                           encoder=encoder, seed=seed)
         scores[test_idx] = model.score_yes([papers[i] for i in test_idx])
     return scores
 
@@ -153,33 +202,40 @@ def evaluate_oof(examples: Sequence[Example], design_proba: np.ndarray,
 
 
 def fit_and_write(examples: Sequence[Example], out_dir: Path, rule_pubtypes: Sequence[str],
-                  *, seed: int = 0) -> dict[str, dict[str, str]]:
-    """Fit both models on every example; write design.joblib and cohort.joblib."""
-    papers = [e.paper for e in examples]
-    design = DesignModel(random_state=seed).fit(papers, [e.labels["design"] for e in examples],
-                                                rule_pubtypes=rule_pubtypes)
-    cohort = CohortModel(random_state=seed).fit(
-        papers, [cohort_label(e.labels["pem"]) for e in examples])
+                  *, seed: int = 0, design: str = "design_lr", cohort: str = "cohort_lr",
+                  encoder: Encoder | None = None,
+                  extra: Sequence[Example] = ()) -> dict[str, dict[str, str]]:
+    """Fit both models on every example (and ``extra``); write design.joblib and
+    cohort.joblib (an encoder is never pickled: the pipeline attaches one)."""
+    design_model = fit_design(list(examples) + _design_rows(extra), component=design,
+                              encoder=encoder, seed=seed, rule_pubtypes=rule_pubtypes)
+    cohort_model = fit_cohort(list(examples) + _cohort_rows(extra), component=cohort,
+                              encoder=encoder, seed=seed)
     out_dir.mkdir(parents=True, exist_ok=True)
     pins = {}
-    for name, model in (("design", design), ("cohort", cohort)):
+    for name, model in (("design", design_model), ("cohort", cohort_model)):
         path = out_dir / f"{name}.joblib"
         joblib.dump(model, path, compress=3)
         pins[name] = {"path": path.name, "sha256": file_sha256(path)}
     return pins
 
 
-__all__ = ["COHORT_LABELS", "COHORT_THRESHOLD", "evaluate_oof", "fit_and_write", "folds",
-           "groups", "oof_cohort", "oof_design"]
+__all__ = ["COHORT_LABELS", "COHORT_THRESHOLD", "evaluate_oof", "fit_and_write", "fit_cohort",
+           "fit_design", "folds", "groups", "oof_cohort", "oof_design"]
 
 
 def train_all(examples: Sequence[Example], out_dir: Path, *, encoder: Any,
               label_files: Sequence[Path], pem: PemClassifier, seed: int = 0,
-              k: int = 5) -> dict[str, Any]:
+              k: int = 5, design: str = "design_lr", cohort: str = "cohort_lr",
+              extra: Sequence[Example] = ()) -> dict[str, Any]:
     """Relevance, design and cohort models for one policy version, with one manifest.
 
     Writes relevance.joblib (``scanner.training.train``), design.joblib, cohort.joblib and
     manifest.json (library versions, seed, training data, every figure out-of-fold).
+    ``design`` and ``cohort`` name the study components (``encoder`` serves both the
+    relevance embedding model and a study component that reads embeddings); ``extra``
+    examples train the study models only (never scored) and their PMIDs join the
+    manifest's training PMIDs.
     """
     import json
 
@@ -191,20 +247,29 @@ def train_all(examples: Sequence[Example], out_dir: Path, *, encoder: Any,
     result = train(examples, out_dir, encoder=encoder, label_files=label_files, seed=seed,
                    folds=k, oof=oof)
     relevance_labels = [RELEVANCE_LABELS[i] for i in oof[0].argmax(axis=1)]
-    design_proba, rule_pubtypes = oof_design(examples, k=k, seed=seed)
-    cohort_scores = oof_cohort(examples, k=k, seed=seed)
+    design_proba, rule_pubtypes = oof_design(examples, k=k, seed=seed, component=design,
+                                             encoder=encoder, extra=extra)
+    cohort_scores = oof_cohort(examples, k=k, seed=seed, component=cohort, encoder=encoder,
+                               extra=extra)
     figures = evaluate_oof(examples, design_proba, rule_pubtypes, cohort_scores,
                            relevance_labels, [bool(x) for x in oof[2]], pem, k=k)
-    pins = fit_and_write(examples, out_dir, rule_pubtypes, seed=seed)
+    pins = fit_and_write(examples, out_dir, rule_pubtypes, seed=seed, design=design,
+                         cohort=cohort, encoder=encoder, extra=extra)
     manifest = result.manifest
     manifest["cross_validated"]["method"] = (
         f"out-of-fold, {k}-fold stratified (relevance: by label; design and cohort: also "
         "grouped by normalised title), seed 0")
-    manifest["study"] = {"design": pins["design"], "cohort": pins["cohort"],
+    manifest["study"] = {"components": [design, cohort],
+                         "design": pins["design"], "cohort": pins["cohort"],
                          "cohort_threshold": COHORT_THRESHOLD,
                          "rule_pubtypes": list(rule_pubtypes),
                          "cross_validated": figures}
     manifest["training_data"]["design_counts"] = {
         d: sum(e.labels["design"] == d for e in examples) for d in DESIGNS}
+    if extra:
+        extra_pmids = sorted({e.paper.pmid for e in extra})
+        manifest["training_data"]["study_extra_pmids"] = extra_pmids
+        manifest["training_data"]["pmids"] = sorted(
+            set(manifest["training_data"].get("pmids", [])) | set(extra_pmids))
     (out_dir / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
     return manifest
