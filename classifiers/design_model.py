@@ -202,6 +202,11 @@ class EmbeddingDesignModel(DesignModel):
     The unit-length embedding is multiplied by ``embedding_weight`` (2.0: chosen on the
     out-of-fold figures of the labelled set, among 1, 2 and 4). The encoder is attached,
     not pickled: the pipeline sets ``encoder`` after loading.
+
+    Cheap stages first: ``light_``, the plain :class:`DesignModel` fitted on the same
+    papers, decides every paper not in ``embed`` (the pipeline embeds only the papers that
+    may become drafts: relevant, or naming ME/CFS), so a scan embeds no more than the
+    relevance cascade does.
     """
 
     def __init__(self, C: float = 6.0, min_df: int = 2, max_features: int = 50000,
@@ -219,6 +224,35 @@ class EmbeddingDesignModel(DesignModel):
     def _features(self, papers: Sequence[Paper]) -> Any:
         vectors = embed(self.encoder, papers, type(self).__name__) * self.embedding_weight
         return sparse.hstack([super()._features(papers), sparse.csr_matrix(vectors)]).tocsr()
+
+    def fit(self, papers: Sequence[Paper], y: Sequence[str],
+            rule_pubtypes: Sequence[str] = ()) -> EmbeddingDesignModel:
+        super().fit(papers, y, rule_pubtypes=rule_pubtypes)
+        self.light_ = DesignModel(C=self.C, min_df=self.min_df,
+                                  max_features=self.max_features,
+                                  random_state=self.random_state).fit(
+            papers, y, rule_pubtypes=rule_pubtypes)
+        return self
+
+    def predict_proba(self, papers: Sequence[Paper],
+                      embed: Sequence[bool] | None = None) -> np.ndarray:
+        """Class probabilities; papers where ``embed`` is False from ``light_``."""
+        if embed is None or all(embed):
+            return super().predict_proba(papers)
+        out = np.zeros((len(papers), len(DESIGNS)))
+        heavy = [i for i, e in enumerate(embed) if e]
+        light = [i for i, e in enumerate(embed) if not e]
+        if heavy:
+            out[heavy] = super().predict_proba([papers[i] for i in heavy])
+        if light:
+            out[light] = self.light_.predict_proba([papers[i] for i in light])
+        return out
+
+    def classify(self, papers: Sequence[Paper],
+                 embed: Sequence[bool] | None = None) -> list[DesignResult]:
+        proba = self.predict_proba(papers, embed)
+        return [_combine(paper, p, self.rule_pubtypes_)
+                for paper, p in zip(papers, proba, strict=True)]
 
 
 def _rule_pubtype(paper: Paper) -> str | None:

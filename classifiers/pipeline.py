@@ -22,7 +22,7 @@ from . import __version__
 from .cohort import CohortDecision, CohortModel, own_cohort
 from .components import estimator, prepare_study_models
 from .design import DESIGNS, NO_PARTICIPANTS, WITH_PARTICIPANTS, DesignResult, classify_design
-from .design_model import DesignModel
+from .design_model import DesignModel, EmbeddingDesignModel
 from .document import FullText, from_plain
 from .embedding import Encoder, file_sha256
 from .errors import PolicyError
@@ -135,7 +135,12 @@ class PaperClassifier:
             return [(classify_design(p.title, p.abstract, p.publication_types, p.mesh), None)
                     for p in papers]
         relevance = relevance if relevance is not None else self.relevance.classify(papers)
-        designs = self.design_model.classify(papers)
+        if isinstance(self.design_model, EmbeddingDesignModel):
+            # embeddings only for the papers that may become drafts (cheap stages first)
+            designs = self.design_model.classify(
+                papers, [r.label != "not_relevant" or r.explicit_mecfs for r in relevance])
+        else:
+            designs = self.design_model.classify(papers)
         scores = self.cohort_model.score_yes(papers)
         threshold = self.policy.study.cohort_threshold
         out: list[tuple[DesignResult, CohortDecision | None]] = []

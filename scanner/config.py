@@ -162,7 +162,7 @@ class PolicySettings(_Section):
     dir: str | None = Field(
         None, description="Policy directory, relative to the config file; unset: the "
         "policies shipped with the scanner (a checkout's policies/).")
-    active: str = Field("v0.3", description="Version of the active policy.")
+    active: str = Field("v0.4", description="Version of the active policy.")
 
 
 class ReviewSettings(_Section):

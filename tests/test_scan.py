@@ -359,11 +359,11 @@ def test_cli_scan_and_status(tmp_path: Path, eutils_server: Any, db_url: str) ->
                         text=True, timeout=60)
     data = json.loads(st.stdout)
     assert data["records"]["total"] == 354
-    # the shipped default policy (config.toml's [policy] active), v0.3
-    assert data["watermark"] == "2021-06-10" and data["active_policy"] == "v0.3"
+    # the shipped default policy (config.toml's [policy] active), v0.4
+    assert data["watermark"] == "2021-06-10" and data["active_policy"] == "v0.4"
     assert data["last_scan"]["outcome"] == "succeeded"
     assert data["last_scan"]["start"].endswith("+00:00") and data["last_scan"]["end"]
-    assert data["classifications"] == {"v0.3": 354}
+    assert data["classifications"] == {"v0.4": 354}
     assert data["drafts"] == {"pending": 42}
 
 

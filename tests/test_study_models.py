@@ -435,6 +435,26 @@ def test_embedding_design_model_fits_predicts_and_pickles_without_its_encoder(
     assert model.encoder is encoder                    # pickling left the original alone
 
 
+def test_embedding_design_model_embeds_only_the_papers_asked_for() -> None:
+    """Cheap stages first: papers outside ``embed`` (not relevant, no ME/CFS named) are
+    judged by ``light_``, the plain model fitted on the same papers, and never embedded."""
+    papers, y = _design_set()
+    encoder = StubEncoder()
+    model = EmbeddingDesignModel()
+    attach_encoder([model], encoder)
+    model.fit(papers, y)
+    assert type(model.light_) is DesignModel
+    light = model.light_.predict_proba(papers)
+    heavy = model.predict_proba(papers)
+    calls = encoder.calls
+    assert np.allclose(model.predict_proba(papers, [False] * len(papers)), light)
+    assert encoder.calls == calls                       # nothing embedded
+    mask = [i % 2 == 0 for i in range(len(papers))]
+    mixed = model.predict_proba(papers, mask)
+    assert np.allclose(mixed[0::2], heavy[0::2]) and np.allclose(mixed[1::2], light[1::2])
+    assert [r.design for r in model.classify(papers, mask)] == y
+
+
 def _fit_again(model: EmbeddingDesignModel, papers: list[Paper], y: list[str],
                encoder: StubEncoder) -> EmbeddingDesignModel:
     again = clone(model)

@@ -162,11 +162,17 @@ def evaluate_oof(examples: Sequence[Example], design_proba: np.ndarray,
     unclear_cohorts = [pem_true[i] == "unclear" for i in range(len(examples))]
     human_given = [c.human_participants is True for c in combined]
     no_humans_true = [y in ("in_vitro", "animal", "review") for y in y_design]
+    relevant = [e.labels["relevance"] in ("mecfs", "adjacent") for e in examples]
     return {
         "method": f"out-of-fold, {k}-fold stratified, grouped by normalised title, seed 0",
         "n": len(examples),
         "design": {
             "combined": per_label(y_design, [c.design for c in combined], DESIGNS),
+            "mecfs_or_adjacent": {
+                "n": sum(relevant),
+                "accuracy": float(np.mean([c.design == t for c, t, r in zip(
+                    combined, y_design, relevant, strict=True) if r])) if any(relevant)
+                else None},
             "model_only": {"accuracy": float(np.mean(
                 [a == b for a, b in zip(model_only, y_design, strict=True)]))},
             "rules_only": {"accuracy": float(np.mean(
@@ -220,8 +226,9 @@ def fit_and_write(examples: Sequence[Example], out_dir: Path, rule_pubtypes: Seq
     return pins
 
 
-__all__ = ["COHORT_LABELS", "COHORT_THRESHOLD", "evaluate_oof", "fit_and_write", "fit_cohort",
-           "fit_design", "folds", "groups", "oof_cohort", "oof_design"]
+__all__ = ["COHORT_LABELS", "COHORT_THRESHOLD", "cascade_design_oof", "evaluate_oof",
+           "fit_and_write", "fit_cohort", "fit_design", "folds", "groups", "oof_cohort",
+           "oof_design", "train_all", "train_study_only"]
 
 
 def train_all(examples: Sequence[Example], out_dir: Path, *, encoder: Any,
@@ -271,5 +278,88 @@ def train_all(examples: Sequence[Example], out_dir: Path, *, encoder: Any,
         manifest["training_data"]["study_extra_pmids"] = extra_pmids
         manifest["training_data"]["pmids"] = sorted(
             set(manifest["training_data"].get("pmids", [])) | set(extra_pmids))
+    (out_dir / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
+    return manifest
+
+
+def cascade_design_oof(examples: Sequence[Example], heavy: np.ndarray, light: np.ndarray,
+                       relevance_labels: Sequence[str], explicit: Sequence[bool]
+                       ) -> tuple[np.ndarray, list[str]]:
+    """The out-of-fold design probabilities as ``design_lr_emb`` runs them: the embedding
+    model's for papers that are relevant or name ME/CFS (out-of-fold relevance), the plain
+    model's (``light_``) for the rest; and the publication-type rules chosen on them."""
+    mask = np.asarray([r != "not_relevant" or bool(x)
+                       for r, x in zip(relevance_labels, explicit, strict=True)])
+    proba = np.where(mask[:, None], heavy, light)
+    y = [e.labels["design"] for e in examples]
+    return proba, choose_rule_pubtypes([e.paper for e in examples], y, proba)
+
+
+def train_study_only(examples: Sequence[Example], out_dir: Path, *, encoder: Encoder | None,
+                     label_files: Sequence[Path], pem: PemClassifier, keep_relevance: str,
+                     seed: int = 0, k: int = 5, design: str = "design_lr",
+                     cohort: str = "cohort_lr", extra: Sequence[Example] = (),
+                     extra_files: Sequence[Path] = ()) -> dict[str, Any]:
+    """Design and cohort models for a new policy version that keeps an earlier version's
+    relevance models (``keep_relevance``: that artifact's path, recorded in the manifest).
+
+    Every figure is out-of-fold; the relevance labels and explicit-term flags the cohort
+    decision and the design cascade need are the relevance TF-IDF component's own
+    out-of-fold labels on these examples (as for v0.3). Writes design.joblib,
+    cohort.joblib and manifest.json.
+    """
+    import datetime as dt
+    import hashlib
+    import json
+
+    from classifiers import __version__
+    from classifiers.relevance import LABELS as RELEVANCE_LABELS
+
+    from .datasets import dataset_sha256
+    from .train import library_versions, out_of_fold
+
+    oof = out_of_fold(examples, None, seed=seed, folds=k)
+    relevance_labels = [RELEVANCE_LABELS[i] for i in oof[0].argmax(axis=1)]
+    explicit = [bool(x) for x in oof[2]]
+    design_proba, rule_pubtypes = oof_design(examples, k=k, seed=seed, component=design,
+                                             encoder=encoder, extra=extra)
+    figures_note = "one model for every paper"
+    if design == "design_lr_emb":
+        light, _ = oof_design(examples, k=k, seed=seed, component="design_lr", extra=extra)
+        design_proba, rule_pubtypes = cascade_design_oof(examples, design_proba, light,
+                                                         relevance_labels, explicit)
+        figures_note = ("cascade as run: the embedding model for papers relevant or naming "
+                        "ME/CFS (out-of-fold relevance), the plain model for the rest")
+    cohort_scores = oof_cohort(examples, k=k, seed=seed, component=cohort, encoder=encoder,
+                               extra=extra)
+    figures = evaluate_oof(examples, design_proba, rule_pubtypes, cohort_scores,
+                           relevance_labels, explicit, pem, k=k)
+    figures["design"]["as_run"] = figures_note
+    pins = fit_and_write(examples, out_dir, rule_pubtypes, seed=seed, design=design,
+                         cohort=cohort, encoder=encoder, extra=extra)
+    files = [*label_files, *extra_files]
+    extra_pmids = sorted({e.paper.pmid for e in extra})
+    manifest: dict[str, Any] = {
+        "created_by": f"scanner train-study --keep-relevance {__version__}",
+        "created_at": dt.date.today().isoformat(),
+        "seed": seed,
+        "folds": k,
+        "libraries": library_versions(),
+        "embedding": None if encoder is None else {
+            "package": encoder.package, "sha256": encoder.sha256},
+        "relevance": {"kept": keep_relevance},
+        "training_data": {
+            "files": [{"path": str(p), "sha256": hashlib.sha256(p.read_bytes()).hexdigest()}
+                      for p in files],
+            "sha256": dataset_sha256(list(examples) + list(extra)),
+            "pmids": sorted({e.paper.pmid for e in examples} | set(extra_pmids)),
+            "study_extra_pmids": extra_pmids,
+            "design_counts": {d: sum(e.labels["design"] == d for e in examples)
+                              for d in DESIGNS},
+        },
+        "study": {"components": [design, cohort], "design": pins["design"],
+                  "cohort": pins["cohort"], "cohort_threshold": COHORT_THRESHOLD,
+                  "rule_pubtypes": list(rule_pubtypes), "cross_validated": figures},
+    }
     (out_dir / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
     return manifest
