@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import json
 import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
@@ -180,9 +183,9 @@ def test_classify_fulltext_contract_offsets_index_txt(tmp_path: Path) -> None:
     out = tmp_path / "out.jsonl"
     classify_file(pol, _input(tmp_path), out, ftdir)
     rows = {r["pmid"]: r for r in map(json.loads, out.read_text().splitlines())}
-    # the abstract alone is unclear; the model's view of relevance decides escalation
-    if rows["99100001"]["relevance"]["label"] != "mecfs":
-        pytest.skip("the relevance model does not read the test abstract as ME/CFS")
+    # the abstract alone is unclear; the pinned relevance model reads it as ME/CFS, so it
+    # is escalated
+    assert rows["99100001"]["relevance"]["label"] == "mecfs"
     txt = (ftdir / "99100001.txt").read_bytes().decode("utf-8")
     r1 = rows["99100001"]
     assert r1["pem"]["label"] == "required"
@@ -208,7 +211,12 @@ def test_v01_without_fulltext_table_reads_whole_text(tmp_path: Path) -> None:
     assert "full text read" not in r["pem"]["reason"]
 
 
-def test_scan_escalates_unclear_to_required_from_pmc(tmp_path: Path) -> None:
+@contextmanager
+def scan_with_pmc(tmp_path: Path, version: str, policies: Path | None = None
+                  ) -> Iterator[SimpleNamespace]:
+    """Scan ``_input``'s three records from a replay server whose PMC replies come from
+    ``FIX``, under policy ``version``; yields the store, policy, classifier, stored
+    results and full texts, PMC requests, and the live server (for a rerun)."""
     import datetime as dt
 
     from sqlalchemy import select
@@ -223,23 +231,33 @@ def test_scan_escalates_unclear_to_required_from_pmc(tmp_path: Path) -> None:
     from tests.conftest import make_settings
 
     corpus = Corpus.from_files([_input(tmp_path)])
-    pdir = policy_dir(tmp_path, "v0.1-ft")
+    where = f'dir = "{policies}"\n' if policies else ""
     with ReplayServer(corpus) as server:
         server.pmc_dir = FIX
         settings = make_settings(tmp_path, server.base_url,
-                                 extra=f'[policy]\ndir = "{pdir}"\nactive = "v0.1-ft"\n')
+                                 extra=f'[policy]\n{where}active = "{version}"\n')
         db = open_database(settings.database_url)
-        policy = load_policy(settings.policy_dir, "v0.1-ft")
+        policy = load_policy(settings.policy_dir, version)
         client = EutilsClient(settings.eutils, limiter=RateLimiter(0), sleep=lambda _s: None)
         clf = policy_classifier(policy)
         Scanner(settings, db, policy, client, today=lambda: dt.date(2021, 6, 15),
                 progress=False, classifier=clf).run(since=dt.date(2021, 6, 1))
-        pmc_calls = [r for r in server.requests_for("efetch") if "pmc" in str(r)]
-    with db.read() as conn:
-        results = {c.pmid: c.result for c in conn.execute(select(Classification.__table__))}
-        texts = {t.pmid: t for t in conn.execute(select(FullTextRow.__table__))}
-    if results["99100001"]["relevance"]["label"] != "mecfs":
-        pytest.skip("the relevance model does not read the test abstract as ME/CFS")
+        with db.read() as conn:
+            results = {c.pmid: c.result for c in conn.execute(
+                select(Classification.__table__))}
+            texts = {t.pmid: t for t in conn.execute(select(FullTextRow.__table__))}
+        yield SimpleNamespace(
+            db=db, policy=policy, clf=clf, results=results, texts=texts, server=server,
+            pmc_calls=[r for r in server.requests_for("efetch") if "pmc" in str(r)])
+
+
+def test_scan_escalates_unclear_to_required_from_pmc(tmp_path: Path) -> None:
+    with scan_with_pmc(tmp_path, "v0.1-ft", policy_dir(tmp_path, "v0.1-ft")) as scan:
+        db, policy, clf, results, texts = (scan.db, scan.policy, scan.clf, scan.results,
+                                           scan.texts)
+        pmc_calls = scan.pmc_calls
+    # the pinned relevance model reads the test abstract as ME/CFS (else no escalation)
+    assert results["99100001"]["relevance"]["label"] == "mecfs"
     assert pmc_calls
     r1 = results["99100001"]["pem"]
     assert r1["label"] == "required"

@@ -175,37 +175,12 @@ def test_default_scan_escalates_and_a_rerun_reads_the_stored_text(tmp_path: Path
     """The shipped default (v0.4) scan fetches PMC full text for an ME/CFS cohort whose
     abstract names no definition, reads its methods, stores the text; a rerun reproduces
     the labels from the stored text without a request."""
-    import datetime as dt
-
-    from sqlalchemy import select
-
-    from scanner.ingest.scan import Scanner
-    from scanner.policy.classify import policy_classifier
     from scanner.policy.rerun import rerun
-    from scanner.pubmed.eutils import EutilsClient
-    from scanner.pubmed.ratelimit import RateLimiter
-    from scanner.replay import Corpus, ReplayServer
-    from scanner.store.db import open_database
-    from scanner.store.models import Classification, FullTextRow
-    from tests.conftest import make_settings
-    from tests.test_fulltext import FIX, _input
+    from tests.test_fulltext import scan_with_pmc
 
-    corpus = Corpus.from_files([_input(tmp_path)])
-    with ReplayServer(corpus) as server:
-        server.pmc_dir = FIX
-        settings = make_settings(tmp_path, server.base_url,
-                                 extra='[policy]\nactive = "v0.4"\n')
-        db = open_database(settings.database_url)
-        policy = load_policy(settings.policy_dir, "v0.4")
-        client = EutilsClient(settings.eutils, limiter=RateLimiter(0), sleep=lambda _s: None)
-        clf = policy_classifier(policy)
-        Scanner(settings, db, policy, client, today=lambda: dt.date(2021, 6, 15),
-                progress=False, classifier=clf).run(since=dt.date(2021, 6, 1))
-        pmc = [r for r in server.requests_for("efetch") if "pmc" in str(r)]
-        with db.read() as conn:
-            results = {c.pmid: c.result for c in conn.execute(
-                select(Classification.__table__))}
-            texts = {t.pmid: t for t in conn.execute(select(FullTextRow.__table__))}
+    with scan_with_pmc(tmp_path, "v0.4") as scan:
+        results, texts, pmc, server = scan.results, scan.texts, scan.pmc_calls, scan.server
+        db, policy, clf = scan.db, scan.policy, scan.clf
         assert all(r["relevance"]["label"] == "mecfs" for r in results.values())
         assert pmc
         r1 = results["99100001"]["pem"]
