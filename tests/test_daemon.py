@@ -414,7 +414,7 @@ def test_an_overdue_sweep_runs_after_the_catch_up_scan_and_flags_a_retraction(
     assert row.is_retracted is True and row.version == 2 and row.deleted_at is None
     assert deleted_at is not None
     assert checked.replace(tzinfo=dt.UTC) > week_ago + dt.timedelta(days=7)
-    until(lambda: daemon_status(db, tmp_path)["last_run"]["job"] == "recheck", 10, "recorded")
+    until(lambda: daemon_status(db, tmp_path)["last_run"]["job"] == "recheck", 30, "recorded")
     assert "recheck_flagged pmid=" + retracted in daemon.log()
     data = status(db, load_policy(tmp_path / "policies", "t0"))
     assert data["last_recheck"]["outcome"] == "succeeded"
