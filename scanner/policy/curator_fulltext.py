@@ -9,7 +9,9 @@ a paper with a curator text (its latest row in ``curator_fulltexts``) is classif
 that is, by the policy's own full-text rule, exactly as ``scanner classify --fulltext DIR``
 reads a ``DIR/{pmid}.txt`` holding that text. Under a policy with ``[fulltext]`` the
 passage reader (``classifiers/fulltext_reader.py``) reads its methods passages when the
-abstract leaves PEM in ``escalate_labels``; under v0.1 the text is read whole. A curator's
+abstract leaves PEM in ``escalate_labels`` (reader ``passages-2``, v0.4: also for an ME/CFS
+paper the abstract models gave no participants, the text deciding); under v0.1 the text is
+read whole. A curator's
 copy takes precedence over a stored PMC text. Because the text is stored, a rerun reads it
 again without the file and reproduces the labels and evidence decided from it.
 """
