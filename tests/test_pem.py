@@ -857,3 +857,46 @@ def test_rules_2_exclusions_stay_background(sentence: str) -> None:
 def test_rules_version_checked() -> None:
     with pytest.raises(ValueError, match="rules must be 1 or 2"):
         PemClassifier([], rules=3)
+
+
+@pytest.mark.parametrize(("sentence", "v4_label"), [
+    ("DecodeME applied stringent clinical criteria (either Canadian Consensus Criteria 36 or "
+     "National Academy of Medicine guidelines 37), and the Million Veteran's Program defined "
+     "cases via PheCode 798.1.", "unclear"),
+    ("Patients were recruited from the DecodeME cohort and met the Canadian Consensus "
+     "Criteria.", "required"),
+    ("All patients met the Canadian Consensus Criteria.", "required"),
+])
+def test_rules_2_another_named_studys_criteria_in_full_text(sentence: str,
+                                                           v4_label: str) -> None:
+    """Full text, rules 2: criteria another study (named by its acronym) applied describe
+    that study, not the paper's participants; rules 1 (v0.3) read them as its own. A named
+    cohort the participants came from stays theirs."""
+    from classifiers.pipeline import policy_pem
+    from classifiers.policy import load_policy
+
+    texts = {"title": "Metabolic genetics of ME/CFS", "abstract": "",
+             "fulltext": "Methods\nParticipants with ME/CFS were studied. " + sentence}
+    v4 = policy_pem(load_policy(POLICY.parent, "v0.4"))
+    assert v4.classify(texts, cohort=True, fulltext_rules=True).label == v4_label
+    v3 = policy_pem(load_policy(POLICY.parent, "v0.3"))
+    assert v3.classify(texts, cohort=True, fulltext_rules=True).label == "required"
+
+
+@pytest.mark.parametrize(("sentence", "v4_label"), [
+    ("We used the Canadian Consensus Criteria to select 40 patients with ME/CFS.",
+     "required"),
+    ("We used the International Consensus Criteria as an outcome at follow-up.", "unclear"),
+    ("Most trials used the Oxford criteria to select participants.", "unclear"),
+])
+def test_rules_2_we_used_the_criteria(sentence: str, v4_label: str) -> None:
+    """Rules 2: "we used X" (not as an outcome) is inclusion; rules 1 read it as
+    background, and what others used stays background under both."""
+    from classifiers.pipeline import policy_pem
+    from classifiers.policy import load_policy
+
+    texts = {"title": "A study of ME/CFS", "abstract": sentence}
+    v4 = policy_pem(load_policy(POLICY.parent, "v0.4"))
+    assert v4.classify(texts, cohort=True).label == v4_label
+    v3 = policy_pem(load_policy(POLICY.parent, "v0.3"))
+    assert v3.classify(texts, cohort=True).label == "unclear"

@@ -16,6 +16,7 @@ from .cues import (
     _EXCLUDED_IF_RE,
     _FT_CHARACTERISE_RE,
     _FT_EARLIER_RE,
+    _FT_NAMED_STUDY_RE,
     _FT_PRESENT_RE,
     _GENERIC_RE,
     _GOVERNED_AFTER_RE,
@@ -26,6 +27,7 @@ from .cues import (
     _NO_COHORT_RE,
     _NOT_ADMITTED_AFTER_RE,
     _NOT_MEETING_RE,
+    _NOT_SELECTING_AFTER_RE,
     _OR_RE,
     _OUTCOME_RE,
     _OUTCOME_STUDY_RE,
@@ -44,6 +46,7 @@ from .cues import (
     _STRONG_INCL_RE,
     _SUBGROUP_RE,
     _TAIL_RE,
+    _WE_USED_RE,
     _WHO_MET_RE,
     _required_literal,
 )
@@ -332,7 +335,7 @@ class PemClassifier:
             g.connector = self._connector(text, g, clause)
             self._role(text, g, sentence, clause, after, s0, s1, n_who_met)
             if extra_rules and g.role in ("inclusion", "subgroup"):
-                _fulltext_role(text, g, sentence, clause, s0)
+                _fulltext_role(text, g, sentence, clause, s0, self.rules)
             if g.role in ("inclusion", "subgroup") and _PEM_EXTRA_RE.search(after):
                 g.pem_extra = True
                 g.confidence = min(g.confidence, PEM_EXTRA_CAP)
@@ -367,6 +370,11 @@ class PemClassifier:
             return
         if _NEGATION_RE.search(local) or _EXCLUDED_AFTER_RE.search(after):
             g.role, g.why = "background", "negated or exclusion"
+            return
+        tail = text[g.mentions[-1].end:g.mentions[-1].ext_end] + after
+        if self.rules >= 2 and _WE_USED_RE.search(local) and not _OUTCOME_RE.search(
+                clause + tail) and not _NOT_SELECTING_AFTER_RE.search(tail):
+            g.role, g.why = "inclusion", "we used it"
             return
         if g.ambiguous_only and not _INCL_VERB_RE.search(clause[-60:]) and \
                 not _GOVERNED_AFTER_RE.search(after):
@@ -657,10 +665,12 @@ _FT_SPECULATIVE_RE = re.compile(
 _FT_OTHER_BODY_RE = re.compile(r"\b(?:WHO|World\s+Health\s+Organi[sz]ation)(?:'s)?\s*$")
 
 
-def _fulltext_role(text: str, g: _Group, sentence: str, clause: str, s0: int) -> None:
+def _fulltext_role(text: str, g: _Group, sentence: str, clause: str, s0: int,
+                   rules: int = 1) -> None:
     """The full-text reader's extra rules (policy-pinned): a definition applied to
     participants already included ("were also classified according to", "we assessed whether
-    they met") characterises them; one cited for an earlier study describes that study."""
+    they met") characterises them; one cited for an earlier study describes that study;
+    under rules 2, one another named study applied ("DecodeME applied ...") describes it."""
     before = text[max(s0, g.mentions[0].start - 120):g.mentions[0].start]
     if g.role == "inclusion" and _FT_N_OF_THE_RE.search(clause):
         g.role, g.why, g.confidence = "subgroup", "N of the patients met it", \
@@ -679,3 +689,7 @@ def _fulltext_role(text: str, g: _Group, sentence: str, clause: str, s0: int) ->
             "participants", False
     elif _FT_EARLIER_RE.search(before) and not _FT_PRESENT_RE.search(sentence):
         g.role, g.why, g.pem_extra = "background", "definition cited for an earlier study", False
+    elif rules >= 2 and _FT_NAMED_STUDY_RE.search(before) and \
+            not _FT_PRESENT_RE.search(sentence) and not re.search(r"\b(?:we|our)\b", sentence,
+                                                                   re.IGNORECASE):
+        g.role, g.why, g.pem_extra = "background", "another named study's definition", False

@@ -158,6 +158,15 @@ _NOT_ADMITTED_AFTER_RE = re.compile(
 #: ... or "excluded if they did not meet X" (before it)
 _EXCLUDED_IF_RE = re.compile(
     r"\b(?:excluded|ineligible|not\s+eligible)\s+(?:\w+\s+){0,2}?(?:if|when|where)\b", _I)
+#: rules 2: "we used / applied the X (to select ...)": X selected the participants
+_WE_USED_RE = re.compile(
+    r"\b(?:we|the\s+authors)\s+(?:\w+\s+)?(?:used|applied|employed|adopted)\s+"
+    r"(?:the\s+|both\s+the\s+|either\s+the\s+)?[^.;]{0,15}$", _I)
+#: ... unless what follows says it was used for something else
+_NOT_SELECTING_AFTER_RE = re.compile(
+    r"^[^.;]{0,60}?\b(?:as\s+(?:an?\s+)?(?:outcome|comparison|secondary|exploratory)|"
+    r"to\s+(?:characteri[sz]e|classify|compare|describe|sub-?group|stratify)|at\s+follow)",
+    _I)
 _EXCLUDED_AFTER_RE = re.compile(
     r"^[^.;]{0,40}?\b(?:were|was|are|is|be|being)\s+(?:\w+\s+)?excluded\b", _I)
 _GOVERNED_AFTER_RE = re.compile(
@@ -191,6 +200,13 @@ _FT_EARLIER_RE = re.compile(
     r"(?:\w+\s+){0,2}?(?:study|trial|cohort|report|work|paper|publication|investigation)\b"
     r"(?![^.;]{0,40}\b(?:were|was)\s+(?:recruited|included|enrolled|selected)\b)|"
     r"\bpreviously\s+(?:reported|published|found|showed|shown|demonstrated)\b", _I)
+#: rules 2: another study named by its acronym or CamelCase name applied the definition
+#: ("DecodeME applied stringent clinical criteria (CCC or NAM)", "PACE used the Oxford
+#: criteria"): case-sensitive, at least two capitals, never "We" / "Our" / "This"
+_FT_NAMED_STUDY_RE = re.compile(
+    r"\b(?!(?:ME|CFS|ME/CFS|CFS/ME|SEID|IOM|NAM|CCC|ICC|CDC|NICE|WHO)\b)"
+    r"[A-Z][A-Za-z0-9]*[A-Z][A-Za-z0-9]*(?:\s+(?:study|studies|cohort|consortium|trial|"
+    r"biobank|project|programme|program))?\s+(?:applied|used|employed|adopted|required)\b")
 _FT_PRESENT_RE = re.compile(
     r"\b(?:this|the\s+present|the\s+current|our\s+current)\s+(?:study|trial|analysis|work)\b|"
     r"\bhere\b|\bin\s+the\s+present\b", _I)
