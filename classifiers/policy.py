@@ -57,7 +57,8 @@ class PemSpec(_Frozen):
     auto_confidence: float = Field(0.75, ge=0, le=1)
     #: the role rules' version (classifiers/pem): 1 as in v0.1-v0.3; 2 adds the double
     #: negative ("patients who did not meet X were excluded / not included": X selected
-    #: them)
+    #: them), "we used / applied X" as inclusion, and in full text another named study's
+    #: criteria ("DecodeME applied X") as background
     rules: Literal[1, 2] = 1
 
 
