@@ -205,8 +205,7 @@ class EmbeddingDesignModel(DesignModel):
 
     Cheap stages first: ``light_``, the plain :class:`DesignModel` fitted on the same
     papers, decides every paper not in ``embed`` (the pipeline embeds only the papers that
-    may become drafts: relevant, or naming ME/CFS), so a scan embeds no more than the
-    relevance cascade does.
+    may become drafts: relevant, or naming ME/CFS), a few per cent of a scan's papers.
     """
 
     def __init__(self, C: float = 6.0, min_df: int = 2, max_features: int = 50000,
