@@ -29,13 +29,18 @@ from typing import Any
 import numpy as np
 from scipy import sparse
 from sklearn.base import BaseEstimator, ClassifierMixin
-from sklearn.feature_extraction.text import CountVectorizer, TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 
 from .design import DesignResult
-from .design_model import _TOKENS, META_WEIGHT, _meta_tokens, _text, meta_tokens_with_cues
+from .design_model import (
+    META_WEIGHT,
+    _meta_tokens,
+    _text,
+    meta_tokens_with_cues,
+    meta_vectorizer,
+)
 from .paper import Paper
-from .relevance import paper_terms, stable_state, term_features
+from .relevance import paper_terms, stable_state, term_features, word_vectorizer
 
 LABELS = ("no", "yes")
 
@@ -68,12 +73,9 @@ class CohortModel(ClassifierMixin, BaseEstimator):
         unknown = sorted(set(y) - set(LABELS))
         if unknown:
             raise ValueError(f"unknown cohort labels: {unknown}")
-        self.vectorizer_ = TfidfVectorizer(ngram_range=(1, 2), min_df=self.min_df,
-                                           max_features=self.max_features, sublinear_tf=True,
-                                           strip_accents="unicode", dtype=np.float64)
+        self.vectorizer_ = word_vectorizer(self.min_df, self.max_features)
         self.vectorizer_.fit([_text(p) for p in papers])
-        self.meta_ = CountVectorizer(binary=True, token_pattern=_TOKENS, lowercase=False,
-                                     dtype=np.float64)
+        self.meta_ = meta_vectorizer()
         self.meta_.fit(self._meta_texts(papers))
         self.model_ = LogisticRegression(C=self.C, max_iter=5000, class_weight="balanced",
                                          random_state=self.random_state)

@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from scipy import sparse
 from sklearn.base import BaseEstimator, ClassifierMixin
-from sklearn.feature_extraction.text import CountVectorizer, TfidfVectorizer
+from sklearn.feature_extraction.text import CountVectorizer
 from sklearn.linear_model import LogisticRegression
 
 from .design import (
@@ -48,7 +48,7 @@ from .design import (
     classify_design,
 )
 from .paper import Paper
-from .relevance import stable_state
+from .relevance import stable_state, word_vectorizer
 
 if TYPE_CHECKING:
     from .embedding import Encoder
@@ -66,6 +66,12 @@ META_WEIGHT = 2.0
 def rule_design(paper: Paper) -> DesignResult:
     """The design rules' verdict on a paper, computed once however many models ask."""
     return classify_design(paper.title, paper.abstract, paper.publication_types, paper.mesh)
+
+
+def meta_vectorizer() -> CountVectorizer:
+    """Binary counts of the meta tokens (:func:`_meta_tokens`), split on whitespace."""
+    return CountVectorizer(binary=True, token_pattern=_TOKENS, lowercase=False,
+                           dtype=np.float64)
 
 
 def _meta_tokens(paper: Paper) -> str:
@@ -161,12 +167,9 @@ class DesignModel(ClassifierMixin, BaseEstimator):
         unknown = sorted(set(y) - set(DESIGNS))
         if unknown:
             raise ValueError(f"unknown design labels: {unknown}")
-        self.vectorizer_ = TfidfVectorizer(ngram_range=(1, 2), min_df=self.min_df,
-                                           max_features=self.max_features, sublinear_tf=True,
-                                           strip_accents="unicode", dtype=np.float64)
+        self.vectorizer_ = word_vectorizer(self.min_df, self.max_features)
         self.vectorizer_.fit([_text(p) for p in papers])
-        self.meta_ = CountVectorizer(binary=True, token_pattern=_TOKENS, lowercase=False,
-                                     dtype=np.float64)
+        self.meta_ = meta_vectorizer()
         self.meta_.fit([_meta_tokens(p) for p in papers])
         self.model_ = LogisticRegression(C=self.C, max_iter=5000,
                                          random_state=self.random_state)
@@ -194,6 +197,13 @@ class DesignModel(ClassifierMixin, BaseEstimator):
 
     def predict(self, papers: Sequence[Paper]) -> np.ndarray:
         return np.asarray([r.design for r in self.classify(papers)])
+
+
+def embeds_design(relevance_label: str, explicit_mecfs: bool) -> bool:
+    """Whether :class:`EmbeddingDesignModel` reads a paper's embedding: only papers that
+    may become drafts (relevant, or naming ME/CFS); its plain ``light_`` model decides
+    the rest. The pipeline and the out-of-fold figures both ask this."""
+    return relevance_label != "not_relevant" or explicit_mecfs
 
 
 class EmbeddingDesignModel(DesignModel):

@@ -234,7 +234,8 @@ def cohort_evidence(doc: FullText) -> CohortEvidence:
 
 
 def classify_with_fulltext(pem: PemClassifier, texts: Mapping[str, str], doc: FullText, *,
-                           cohort: bool | None, undecided: bool | None = None) -> PemResult:
+                           cohort: bool | None, undecided: bool | None = None,
+                           evidence: CohortEvidence | None = None) -> PemResult:
     """The PEM label from title, abstract and the full text's methods passages.
 
     ``cohort=None`` (the abstract rules could not tell): the full text decides whether the
@@ -244,10 +245,11 @@ def classify_with_fulltext(pem: PemClassifier, texts: Mapping[str, str], doc: Fu
     participant sentence at all without a methods section makes it ``not_applicable``.
     ``undecided``: the verdict where the full text cannot tell either (reader
     ``passages-2``: the abstract models'); None leaves it to the PEM rules' own cues.
+    ``evidence``: :func:`cohort_evidence` of ``doc``, where the caller has it already.
     """
     cohort_note = ""
     if cohort is None:
-        own = cohort_evidence(doc)
+        own = evidence if evidence is not None else cohort_evidence(doc)
         if own.verdict is False:
             res = pem.classify(texts, cohort=False)
             return dataclasses.replace(

@@ -22,7 +22,7 @@ from . import __version__
 from .cohort import CohortDecision, CohortModel, own_cohort
 from .components import estimator, prepare_study_models
 from .design import DESIGNS, NO_PARTICIPANTS, WITH_PARTICIPANTS, DesignResult, classify_design
-from .design_model import DesignModel, EmbeddingDesignModel
+from .design_model import DesignModel, EmbeddingDesignModel, embeds_design
 from .document import FullText, from_plain
 from .embedding import Encoder, file_sha256
 from .errors import PolicyError
@@ -138,7 +138,7 @@ class PaperClassifier:
         if isinstance(self.design_model, EmbeddingDesignModel):
             # embeddings only for the papers that may become drafts (cheap stages first)
             designs = self.design_model.classify(
-                papers, [r.label != "not_relevant" or r.explicit_mecfs for r in relevance])
+                papers, [embeds_design(r.label, r.explicit_mecfs) for r in relevance])
         else:
             designs = self.design_model.classify(papers)
         scores = self.cohort_model.score_yes(papers)
@@ -211,7 +211,7 @@ class PaperClassifier:
                     # abstract models where it cannot tell
                     own = cohort_evidence(doc)
                     pem = classify_with_fulltext(self.pem, texts, doc, cohort=None,
-                                                 undecided=cohort)
+                                                 undecided=cohort, evidence=own)
                     design = self._design_for(judged[i], design, own.verdict)
                 elif pem.label in spec.escalate_labels and cohort is not False and (
                         fulltexts is not None or missing):

@@ -77,6 +77,13 @@ def stable_state(model: Any, *vectorizers: str) -> dict[str, Any]:
     return dict(model.__dict__)
 
 
+def word_vectorizer(min_df: int, max_features: int) -> TfidfVectorizer:
+    """The TF-IDF word uni- and bigrams every text model here reads (relevance, design,
+    cohort): sublinear, accents stripped, float64."""
+    return TfidfVectorizer(ngram_range=(1, 2), min_df=min_df, max_features=max_features,
+                           sublinear_tf=True, strip_accents="unicode", dtype=np.float64)
+
+
 class TfidfRelevance(ClassifierMixin, BaseEstimator):
     def __init__(self, C: float = 8.0, min_df: int = 2, max_features: int = 60000,
                  random_state: int = 0) -> None:
@@ -93,9 +100,7 @@ class TfidfRelevance(ClassifierMixin, BaseEstimator):
         return sparse.hstack([words, sparse.csr_matrix(term_features(papers))]).tocsr()
 
     def fit(self, papers: Sequence[Paper], y: Sequence[str]) -> TfidfRelevance:
-        self.vectorizer_ = TfidfVectorizer(ngram_range=(1, 2), min_df=self.min_df,
-                                           max_features=self.max_features, sublinear_tf=True,
-                                           strip_accents="unicode", dtype=np.float64)
+        self.vectorizer_ = word_vectorizer(self.min_df, self.max_features)
         self.vectorizer_.fit([p.text for p in papers])
         self.model_ = LogisticRegression(C=self.C, max_iter=5000,
                                          random_state=self.random_state)

@@ -525,6 +525,15 @@ def test_study_training_chooses_components_and_adds_training_only_examples(
     assert proba.shape == (len(examples), 11)                  # extra rows never scored
     splits = study_train.folds(examples, [e.labels["design"] for e in examples], k=3)
     assert sizes == [len(tr) + 3 for tr, _ in splits]         # the design-labelled extras
+    # the cascade as the pipeline runs it: papers outside ``embed`` get the fold model's
+    # plain ``light_`` probabilities, which are the plain design_lr's on the same folds
+    mask = [i % 2 == 0 for i in range(len(examples))]
+    cascade, _ = study_train.oof_design(examples, k=3, component="design_lr_emb",
+                                        encoder=encoder, extra=extra, embed=mask)
+    plain, _ = study_train.oof_design(examples, k=3, extra=extra)
+    off = ~np.asarray(mask)
+    assert np.allclose(cascade[off], plain[off]) and np.allclose(cascade[~off], proba[~off])
+    assert not np.allclose(cascade[~off], plain[~off])
     with pytest.raises(ValueError, match="needs an embedding encoder"):
         study_train.oof_design(examples, k=3, component="design_lr_emb")
     with pytest.raises(ValueError, match="not a design component"):
@@ -580,3 +589,21 @@ def test_v03_artifacts_load_as_v03_estimators(v03: PaperClassifier) -> None:
     """v0.3's pinned artifacts keep their classes (and need no encoder)."""
     assert type(v03.design_model) is DesignModel and type(v03.cohort_model) is CohortModel
     assert not needs_encoder(v03.design_model) and not needs_encoder(v03.cohort_model)
+
+
+@pytest.mark.parametrize("command", [["train-study", "--keep-relevance", "--out", "{out}"],
+                                     ["evaluate"], ["train", "--out", "{out}"]])
+def test_a_missing_label_file_is_a_usage_error(command: list[str], tmp_path: Path) -> None:
+    """A labels or training-only file that does not exist: one usage error (64), no
+    traceback, nothing trained."""
+    from click.testing import CliRunner
+
+    from scanner.cli import cli
+
+    option = "--extra" if command[0] == "train-study" else "--labels"
+    missing = str(tmp_path / "missing.csv")
+    out = tmp_path / "out"
+    res = CliRunner().invoke(cli, [c.format(out=out) for c in command] + [option, missing])
+    assert res.exit_code == 64, res.output
+    assert "does not exist" in res.output and "Traceback" not in res.output
+    assert not out.exists()

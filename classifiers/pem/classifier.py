@@ -371,11 +371,12 @@ class PemClassifier:
         if _NEGATION_RE.search(local) or _EXCLUDED_AFTER_RE.search(after):
             g.role, g.why = "background", "negated or exclusion"
             return
-        tail = text[g.mentions[-1].end:g.mentions[-1].ext_end] + after
-        if self.rules >= 2 and _WE_USED_RE.search(local) and not _OUTCOME_RE.search(
-                clause + tail) and not _NOT_SELECTING_AFTER_RE.search(tail):
-            g.role, g.why = "inclusion", "we used it"
-            return
+        if self.rules >= 2 and _WE_USED_RE.search(local):
+            tail = text[g.mentions[-1].end:g.mentions[-1].ext_end] + after
+            if not _OUTCOME_RE.search(clause + tail) and \
+                    not _NOT_SELECTING_AFTER_RE.search(tail):
+                g.role, g.why = "inclusion", "we used it"
+                return
         if g.ambiguous_only and not _INCL_VERB_RE.search(clause[-60:]) and \
                 not _GOVERNED_AFTER_RE.search(after):
             # a bare acronym / ambiguous form counts only as the object of a use cue

@@ -33,7 +33,8 @@ def classify(obj: Context, version: str | None, input_path: str, fulltext_dir: s
 
 @click.command()
 @policy_option
-@click.option("--labels", "label_files", multiple=True, type=click.Path(dir_okay=False),
+@click.option("--labels", "label_files", multiple=True,
+              type=click.Path(exists=True, dir_okay=False),
               help="Labelled CSV (default: data/labels/dev.csv).")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False), default=None,
               help="Artifact directory (default: policies/artifacts/VERSION).")
@@ -78,7 +79,8 @@ def train(obj: Context, version: str | None, label_files: tuple[str, ...],
 
 @click.command()
 @policy_option
-@click.option("--labels", "label_files", multiple=True, type=click.Path(dir_okay=False),
+@click.option("--labels", "label_files", multiple=True,
+              type=click.Path(exists=True, dir_okay=False),
               help="Labelled CSV (default: data/labels/dev.csv and data/demo/labels.csv).")
 @click.option("--json", "as_json", is_flag=True, help="Print the figures as JSON.")
 @click.option("--fulltext", "fulltext_labels", type=click.Path(dir_okay=False), default=None,

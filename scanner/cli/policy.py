@@ -64,7 +64,8 @@ def rerun(obj: Context, version: str | None, verify: bool, threads: int | None,
               show_default=True)
 @click.option("--output", "output_path", type=click.Path(dir_okay=False), default=None,
               help="Write here (default: stdout).")
-@click.option("--labels", "label_files", multiple=True, type=click.Path(dir_okay=False),
+@click.option("--labels", "label_files", multiple=True,
+              type=click.Path(exists=True, dir_okay=False),
               help="Labelled CSV for the evaluation figures (default: data/labels/dev.csv "
                    "and data/demo/labels.csv).")
 @click.option("--no-eval", is_flag=True, help="Skip the evaluation on the labelled sets.")

@@ -14,7 +14,8 @@ from .base import Context
 @click.command("train-study")
 @click.option("--policy", "version", default=None,
               help="Policy whose case definitions and embedding pin are used (default: active).")
-@click.option("--labels", "label_files", multiple=True, type=click.Path(dir_okay=False),
+@click.option("--labels", "label_files", multiple=True,
+              type=click.Path(exists=True, dir_okay=False),
               help="Labelled CSV (default: data/labels/dev.csv).")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False), required=True,
               help="Artifact directory of the NEW policy version (e.g. "
@@ -29,7 +30,8 @@ from .base import Context
 @click.option("--keep-relevance", is_flag=True,
               help="Keep the policy's relevance models (its pinned artifact): train only "
                    "the design and cohort models.")
-@click.option("--extra", "extra_files", multiple=True, type=click.Path(dir_okay=False),
+@click.option("--extra", "extra_files", multiple=True,
+              type=click.Path(exists=True, dir_okay=False),
               help="Labelled CSV used to train the study models only, never scored "
                    "(e.g. data/labels/train_only.csv).")
 @click.pass_obj

@@ -32,7 +32,12 @@ from classifiers.cohort import LABELS as COHORT_LABELS
 from classifiers.cohort import MecfsCohortModel, cohort_label, own_cohort
 from classifiers.components import STUDY_COHORT, STUDY_DESIGN, attach_encoder, estimator
 from classifiers.design import DESIGNS, classify_design
-from classifiers.design_model import _combine, choose_rule_pubtypes
+from classifiers.design_model import (
+    EmbeddingDesignModel,
+    _combine,
+    choose_rule_pubtypes,
+    embeds_design,
+)
 from classifiers.embedding import Encoder, file_sha256
 from classifiers.pem import PemClassifier
 
@@ -95,10 +100,14 @@ def fit_cohort(examples: Sequence[Example], *, component: str = "cohort_lr",
 
 def oof_design(examples: Sequence[Example], *, k: int = 5, seed: int = 0,
                component: str = "design_lr", encoder: Encoder | None = None,
-               extra: Sequence[Example] = ()) -> tuple[np.ndarray, list[str]]:
+               extra: Sequence[Example] = (), embed: Sequence[bool] | None = None
+               ) -> tuple[np.ndarray, list[str]]:
     """Out-of-fold design probabilities, and the publication-type rules that win on them.
 
-    ``extra`` examples (those with a design label) join every fold's training data."""
+    ``extra`` examples (those with a design label) join every fold's training data.
+    ``embed`` (per example, :func:`classifiers.design_model.embeds_design`): for
+    ``design_lr_emb``, the papers whose embedding is read, as the pipeline runs it; the
+    rest are decided by the fold model's plain ``light_`` model."""
     papers = [e.paper for e in examples]
     y = [e.labels["design"] for e in examples]
     more = _design_rows(extra)
@@ -106,7 +115,11 @@ def oof_design(examples: Sequence[Example], *, k: int = 5, seed: int = 0,
     for train_idx, test_idx in folds(examples, y, k=k, seed=seed):
         model = fit_design([examples[i] for i in train_idx] + more, component=component,
                            encoder=encoder, seed=seed)
-        proba[test_idx] = model.predict_proba([papers[i] for i in test_idx])
+        test = [papers[i] for i in test_idx]
+        if isinstance(model, EmbeddingDesignModel) and embed is not None:
+            proba[test_idx] = model.predict_proba(test, [embed[i] for i in test_idx])
+        else:
+            proba[test_idx] = model.predict_proba(test)
     return proba, choose_rule_pubtypes(papers, y, proba)
 
 
@@ -226,7 +239,7 @@ def fit_and_write(examples: Sequence[Example], out_dir: Path, rule_pubtypes: Seq
     return pins
 
 
-__all__ = ["COHORT_LABELS", "COHORT_THRESHOLD", "cascade_design_oof", "evaluate_oof",
+__all__ = ["COHORT_LABELS", "COHORT_THRESHOLD", "evaluate_oof",
            "fit_and_write", "fit_cohort", "fit_design", "folds", "groups", "oof_cohort",
            "oof_design", "train_all", "train_study_only"]
 
@@ -254,12 +267,14 @@ def train_all(examples: Sequence[Example], out_dir: Path, *, encoder: Any,
     result = train(examples, out_dir, encoder=encoder, label_files=label_files, seed=seed,
                    folds=k, oof=oof)
     relevance_labels = [RELEVANCE_LABELS[i] for i in oof[0].argmax(axis=1)]
-    design_proba, rule_pubtypes = oof_design(examples, k=k, seed=seed, component=design,
-                                             encoder=encoder, extra=extra)
+    explicit = [bool(x) for x in oof[2]]
+    design_proba, rule_pubtypes = oof_design(
+        examples, k=k, seed=seed, component=design, encoder=encoder, extra=extra,
+        embed=[embeds_design(r, x) for r, x in zip(relevance_labels, explicit, strict=True)])
     cohort_scores = oof_cohort(examples, k=k, seed=seed, component=cohort, encoder=encoder,
                                extra=extra)
     figures = evaluate_oof(examples, design_proba, rule_pubtypes, cohort_scores,
-                           relevance_labels, [bool(x) for x in oof[2]], pem, k=k)
+                           relevance_labels, explicit, pem, k=k)
     pins = fit_and_write(examples, out_dir, rule_pubtypes, seed=seed, design=design,
                          cohort=cohort, encoder=encoder, extra=extra)
     manifest = result.manifest
@@ -280,19 +295,6 @@ def train_all(examples: Sequence[Example], out_dir: Path, *, encoder: Any,
             set(manifest["training_data"].get("pmids", [])) | set(extra_pmids))
     (out_dir / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
     return manifest
-
-
-def cascade_design_oof(examples: Sequence[Example], heavy: np.ndarray, light: np.ndarray,
-                       relevance_labels: Sequence[str], explicit: Sequence[bool]
-                       ) -> tuple[np.ndarray, list[str]]:
-    """The out-of-fold design probabilities as ``design_lr_emb`` runs them: the embedding
-    model's for papers that are relevant or name ME/CFS (out-of-fold relevance), the plain
-    model's (``light_``) for the rest; and the publication-type rules chosen on them."""
-    mask = np.asarray([r != "not_relevant" or bool(x)
-                       for r, x in zip(relevance_labels, explicit, strict=True)])
-    proba = np.where(mask[:, None], heavy, light)
-    y = [e.labels["design"] for e in examples]
-    return proba, choose_rule_pubtypes([e.paper for e in examples], y, proba)
 
 
 def train_study_only(examples: Sequence[Example], out_dir: Path, *, encoder: Encoder | None,
@@ -321,13 +323,11 @@ def train_study_only(examples: Sequence[Example], out_dir: Path, *, encoder: Enc
     oof = out_of_fold(examples, None, seed=seed, folds=k)
     relevance_labels = [RELEVANCE_LABELS[i] for i in oof[0].argmax(axis=1)]
     explicit = [bool(x) for x in oof[2]]
-    design_proba, rule_pubtypes = oof_design(examples, k=k, seed=seed, component=design,
-                                             encoder=encoder, extra=extra)
+    design_proba, rule_pubtypes = oof_design(
+        examples, k=k, seed=seed, component=design, encoder=encoder, extra=extra,
+        embed=[embeds_design(r, x) for r, x in zip(relevance_labels, explicit, strict=True)])
     figures_note = "one model for every paper"
     if design == "design_lr_emb":
-        light, _ = oof_design(examples, k=k, seed=seed, component="design_lr", extra=extra)
-        design_proba, rule_pubtypes = cascade_design_oof(examples, design_proba, light,
-                                                         relevance_labels, explicit)
         figures_note = ("cascade as run: the embedding model for papers relevant or naming "
                         "ME/CFS (out-of-fold relevance), the plain model for the rest")
     cohort_scores = oof_cohort(examples, k=k, seed=seed, component=cohort, encoder=encoder,
